@@ -1,0 +1,1 @@
+"""Per-structure data objects (graphs, tokens) and their collate functions."""

@@ -1,0 +1,121 @@
+"""Faithful global and positional encodings (plain numpy, shared by featurizers and models).
+
+* :func:`lattice_sinusoids` — ``sin(2π·2^(i+1)·x/scale)``, i = 0, 1, on the 9
+  components of the lattice matrix *in pymatgen's standard orientation*
+  (built from a, b, c, α, β, γ), so the code does not change when the crystal
+  is rotated (the paper's code encodes the raw POSCAR matrix).
+* :func:`frac_sinusoids` — ``sin(2π·2^(i+1)·x)``, i = 0..n−1, on fractional
+  coordinates (unchanged by lattice translations).
+* :func:`spacegroup_number` / :func:`point_group_index` and :func:`one_hot`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from pymatgen.core import Lattice
+
+__all__ = [
+    "POINT_GROUPS",
+    "canonical_lattice_matrix",
+    "frac_sinusoids",
+    "lattice_sinusoids",
+    "one_hot",
+    "point_group_index",
+    "spacegroup_number",
+    "symmetry_info",
+]
+
+# The 32 crystallographic point groups (Hermann–Mauguin, as spglib writes them).
+POINT_GROUPS = (
+    "1", "-1", "2", "m", "2/m", "222", "mm2", "mmm", "4", "-4", "4/m", "422", "4mm",
+    "-42m", "4/mmm", "3", "-3", "32", "3m", "-3m", "6", "-6", "6/m", "622", "6mm",
+    "-6m2", "6/mmm", "23", "m-3", "432", "-43m", "m-3m",
+)  # fmt: skip
+_PG_ALIASES = {"-4m2": "-42m", "-62m": "-6m2", "312": "32", "321": "32", "31m": "3m", "3m1": "3m",
+               "-31m": "-3m", "-3m1": "-3m", "mm2": "mm2", "m2m": "mm2", "2mm": "mm2"}
+
+
+def canonical_lattice_matrix(lattice):
+    """Lattice matrix rebuilt from (a, b, c, α, β, γ): rotation-free, 3×3."""
+    if not isinstance(lattice, Lattice):
+        lattice = Lattice(lattice)
+    return Lattice.from_parameters(*lattice.abc, *lattice.angles).matrix
+
+
+def lattice_sinusoids(lattice, n_frequencies=2, scale=10.0):
+    """Sinusoidal code of the lattice: 9 × ``n_frequencies`` numbers.
+
+    Parameters
+    ----------
+    lattice : Lattice or array of shape (3, 3)
+    n_frequencies : int, default=2
+        Frequencies ``2^(i+1)/scale`` for i = 0..n−1 (the paper: 2).
+    scale : float, default=10.0
+        Length scale in Å.
+
+    Returns
+    -------
+    ndarray of shape (9 * n_frequencies,)
+        Ordered component-major: ``[m00_f0, m00_f1, m01_f0, …]``.
+    """
+    m = canonical_lattice_matrix(lattice).reshape(-1)
+    freqs = 2.0 ** (np.arange(n_frequencies) + 1)
+    return np.sin(2 * np.pi * m[:, None] * freqs[None, :] / scale).reshape(-1)
+
+
+def frac_sinusoids(frac, n_frequencies=5):
+    """Sinusoidal code of fractional coordinates.
+
+    Parameters
+    ----------
+    frac : array of shape (n_atoms, 3)
+    n_frequencies : int, default=5
+
+    Returns
+    -------
+    ndarray of shape (n_atoms, 3 * n_frequencies)
+        Per atom ``[x_f0..x_f(n-1), y_f0…, z_f0…]``.
+    """
+    frac = np.asarray(frac, dtype=np.float64)
+    freqs = 2.0 ** (np.arange(n_frequencies) + 1)
+    return np.sin(2 * np.pi * frac[:, :, None] * freqs[None, None, :]).reshape(len(frac), -1)
+
+
+def symmetry_info(structure, symprec=0.1, angle_tolerance=5.0):
+    """Return ``(space group number, point group symbol)`` via spglib (pymatgen).
+
+    Falls back to ``(1, "1")`` only if spglib cannot find any symmetry at the
+    given tolerance (P1 is then the correct answer at that tolerance).
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            sga = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=angle_tolerance)
+            return int(sga.get_space_group_number()), str(sga.get_point_group_symbol())
+        except Exception:  # noqa: BLE001 - spglib gives up on badly distorted cells
+            return 1, "1"
+
+
+def spacegroup_number(structure, symprec=0.1, angle_tolerance=5.0):
+    """International space-group number (1..230) of a structure."""
+    return symmetry_info(structure, symprec, angle_tolerance)[0]
+
+
+def point_group_index(symbol):
+    """Index (0..31) of a point-group symbol in :data:`POINT_GROUPS`."""
+    symbol = _PG_ALIASES.get(symbol, symbol)
+    try:
+        return POINT_GROUPS.index(symbol)
+    except ValueError:
+        raise ValueError(f"unknown point group {symbol!r}") from None
+
+
+def one_hot(index, size):
+    """A float one-hot vector."""
+    v = np.zeros(size, dtype=np.float64)
+    v[index] = 1.0
+    return v

@@ -1,0 +1,3 @@
+"""Featurizers: scikit-learn transformers from structures to features."""
+
+__all__ = []

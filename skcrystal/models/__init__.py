@@ -1,0 +1,3 @@
+"""Estimators: skorch neural networks and the xgboost baseline."""
+
+__all__ = []

@@ -1,0 +1,426 @@
+"""The shared skorch base of every skcrystal neural model.
+
+A model is a thin skorch estimator around a plain torch ``nn.Module`` from
+:mod:`skcrystal.nn`.  This base adds what a materials user expects on top of
+skorch:
+
+* **structures or features in** — given structures (a DataFrame with a
+  ``structure`` column, a Series or a list) the model applies its default
+  featurizer (stored as ``featurizer_``); given the output of a featurizer
+  step in a Pipeline (a numeric matrix or an object array of graphs) it
+  trains on that directly;
+* **1-D targets** — regressors standardise ``y`` (``y_mean_``, ``y_std_``) and
+  reshape it for torch; classifiers label-encode (``classes_`` holds the
+  user's labels);
+* **reproducibility** — ``random_state`` seeds weight initialisation, dropout
+  and the DataLoader shuffling inside a forked RNG (the global torch RNG is
+  left untouched);
+* **data-dependent sizes** — input/output widths are inferred at fit and
+  passed to the module (``module_dims_``), so users only set what they mean;
+* **defaults** — GPU when available, no validation split unless
+  ``early_stopping`` (then a seeded hold-out of ``validation_fraction`` and
+  skorch's EarlyStopping restoring the best epoch), optional gradient
+  clipping, skorch's history and per-epoch log when ``verbose``;
+* **rows that cannot be featurized** (NaN rows, e.g. a structure that does
+  not fit a fixed-size representation) are never dropped silently: they are
+  left out of training with a warning and predicted with the training
+  median (regression) or most frequent class (classification), the fallback
+  rule of the faithful-representation paper.
+
+Subclasses override ``_default_featurizer`` and, when the module needs them,
+``_infer_module_dims``; graph models also pass their own ``dataset`` and
+collate functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import clone
+from sklearn.preprocessing import LabelEncoder
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import EarlyStopping, GradientNormClipping
+from skorch.dataset import ValidSplit
+
+from ..utils.validation import check_target, is_structure_input
+
+__all__ = ["CrystalNetMixin", "CrystalNetRegressor", "CrystalNetClassifier", "DEFAULT_DEVICE"]
+
+#: Device used by default: the GPU when torch sees one, else the CPU.
+DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _take(X, idx):
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray):
+        return X[idx]
+    return [X[i] for i in idx]
+
+
+class CrystalNetMixin:
+    """Behaviour shared by :class:`CrystalNetRegressor` and :class:`CrystalNetClassifier`.
+
+    The extra constructor parameters (besides skorch's) are ``featurizer``,
+    ``random_state``, ``early_stopping``, ``validation_fraction`` and
+    ``gradient_clipping``; see the concrete models for their documentation.
+    """
+
+    _regression = True
+
+    # ------------------------------------------------------------- overrides
+    def _default_featurizer(self):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define _default_featurizer")
+
+    def _infer_module_dims(self, Xf, y_enc):
+        """Module keyword arguments derived from the data (default: input width, outputs)."""
+        dims = {}
+        if isinstance(Xf, np.ndarray) and Xf.dtype != object and Xf.ndim == 2:
+            dims["n_features"] = int(Xf.shape[1])
+        dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+        return dims
+
+    def _to_module_input(self, Xf):
+        """Convert featurizer output to what the skorch dataset takes (default: float32 matrix)."""
+        if isinstance(Xf, pd.DataFrame):
+            Xf = Xf.to_numpy()
+        if isinstance(Xf, np.ndarray) and Xf.dtype != object:
+            return np.ascontiguousarray(Xf, dtype=np.float32)
+        return Xf
+
+    # ---------------------------------------------------------- featurizing
+    def _featurize(self, X, fit):
+        if is_structure_input(X):
+            if fit:
+                feat = self.featurizer if self.featurizer is not None else self._default_featurizer()
+                self.featurizer_ = clone(feat)
+                Xf = self.featurizer_.fit_transform(X)
+            else:
+                if not hasattr(self, "featurizer_"):
+                    raise ValueError(
+                        f"{type(self).__name__} was fitted on features, not structures; pass the "
+                        "same kind of input to predict (or put the featurizer in a Pipeline)"
+                    )
+                Xf = self.featurizer_.transform(X)
+        else:
+            if fit:
+                self.featurizer_ = None
+            elif getattr(self, "featurizer_", None) is not None:
+                raise ValueError(
+                    f"{type(self).__name__} was fitted on structures; pass structures to predict too"
+                )
+            Xf = X
+        return self._to_module_input(Xf)
+
+    @staticmethod
+    def _bad_rows(Xf):
+        if isinstance(Xf, np.ndarray) and Xf.dtype != object and Xf.ndim >= 2:
+            return ~np.isfinite(Xf.reshape(len(Xf), -1)).all(axis=1)
+        return np.zeros(_n_rows(Xf), dtype=bool)
+
+    # ------------------------------------------------------------ the RNG
+    def _rng_context(self):
+        if self.random_state is None:
+            return contextlib.nullcontext()
+        devices = [torch.cuda.current_device()] if str(self.device).startswith("cuda") else []
+        return torch.random.fork_rng(devices=devices)
+
+    def _seed(self):
+        if self.random_state is None:
+            self.torch_generator_ = None
+            return
+        seed = int(np.random.RandomState(self.random_state).randint(0, 2**31 - 1))
+        torch.manual_seed(seed)
+        self.torch_generator_ = torch.Generator().manual_seed(seed)
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator, with the DataLoader shuffling seeded from ``random_state``."""
+        if training:
+            kwargs = self.get_params_for("iterator_train")
+            iterator = self.iterator_train
+            gen = getattr(self, "torch_generator_", None)
+            if gen is not None:
+                kwargs.setdefault("generator", gen)
+        else:
+            kwargs = self.get_params_for("iterator_valid")
+            iterator = self.iterator_valid
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return iterator(dataset, **kwargs)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Hold out ``validation_fraction`` (seeded) when early stopping is on."""
+        if self.train_split is None and self.early_stopping:
+            split = ValidSplit(
+                self.validation_fraction,
+                stratified=not self._regression,
+                random_state=self.random_state if self.random_state is not None else 0,
+            )
+            dataset = self.get_dataset(X, y)
+            return split(dataset, y, **fit_params)
+        return super().get_split_datasets(X, y, **fit_params)
+
+    def get_default_callbacks(self):
+        """skorch's default callbacks plus early stopping / gradient clipping when asked."""
+        callbacks = list(super().get_default_callbacks())
+        if self.early_stopping:
+            patience = 10 if self.early_stopping is True else int(self.early_stopping)
+            callbacks.append(
+                ("early_stopping", EarlyStopping(monitor="valid_loss", patience=patience, load_best=True))
+            )
+        if self.gradient_clipping:
+            callbacks.append(("gradient_clipping", GradientNormClipping(float(self.gradient_clipping))))
+        return callbacks
+
+    def initialize_module(self):
+        """Instantiate the module with the user's ``module__*`` and the data-derived sizes."""
+        kwargs = self.get_params_for("module")
+        kwargs.update(getattr(self, "module_dims_", {}))
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    # -------------------------------------------------------------- fit
+    def _check_extra_params(self):
+        if self.early_stopping is not False and self.early_stopping is not None:
+            if not (self.early_stopping is True or int(self.early_stopping) >= 1):
+                raise ValueError(f"early_stopping must be False, True or a patience >= 1, got {self.early_stopping!r}")
+        if not 0 < float(self.validation_fraction) < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+
+    def fit(self, X, y, **fit_params):
+        """Featurize (if given structures), validate ``y`` and train.
+
+        Parameters
+        ----------
+        X : DataFrame with a ``structure`` column, Series/list of structures, or features
+            Training input.
+        y : array-like of shape (n_samples,)
+            Targets; NaN/inf raise naming the rows.
+        **fit_params
+            Passed to skorch's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_extra_params()
+        Xf = self._featurize(X, fit=True)
+        n = _n_rows(Xf)
+        y = check_target(y, n, classification=not self._regression)
+        bad = self._bad_rows(Xf)
+        y_enc = self._encode_target(y)
+        self._set_fallback(y)
+        if bad.any():
+            warnings.warn(
+                f"{type(self).__name__}: {int(bad.sum())} of {n} training rows could not be "
+                f"featurized (rows {np.flatnonzero(bad)[:10].tolist()}); they are left out of "
+                "training and will be predicted with the fallback value",
+                UserWarning,
+                stacklevel=2,
+            )
+            keep = np.flatnonzero(~bad)
+            if len(keep) == 0:
+                raise ValueError(f"{type(self).__name__}: no training row could be featurized")
+            Xf, y_enc = _take(Xf, keep), y_enc[keep]
+        self.n_train_rows_ = n
+        self.module_dims_ = self._infer_module_dims(Xf, y_enc)
+        with self._rng_context():
+            self._seed()
+            super().fit(Xf, y_enc, **fit_params)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training for ``max_epochs`` more epochs on the same kind of input."""
+        if not getattr(self, "initialized_", False):
+            return self.fit(X, y, **fit_params)
+        Xf = self._featurize(X, fit=False)
+        y = check_target(y, _n_rows(Xf), classification=not self._regression)
+        y_enc = self._encode_target(y, refit=False)
+        with self._rng_context():
+            super().partial_fit(Xf, y_enc, **fit_params)
+        return self
+
+    def _raw_output(self, X):
+        """Module outputs for ``X`` (structures or features) and the rows needing the fallback."""
+        Xf = self._featurize(X, fit=False)
+        bad = self._bad_rows(Xf)
+        n = _n_rows(Xf)
+        if bad.all():
+            return None, bad, n
+        keep = np.flatnonzero(~bad)
+        Xk = _take(Xf, keep) if bad.any() else Xf
+        out = self.forward(Xk, training=False)
+        return out.detach().cpu().numpy(), bad, n
+
+
+class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
+    """skorch regressor base: standardised 1-D targets in and out.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module
+        The (uninstantiated) network.
+    featurizer : transformer or None, default=None
+        Applied when the model receives structures; ``None`` uses the model's
+        default featurizer.
+    random_state : int, RandomState or None, default=None
+        Seeds weights, dropout and shuffling (same seed ⇒ same predictions).
+    early_stopping : bool or int, default=False
+        Patience in epochs (``True`` means 10) on a held-out
+        ``validation_fraction``; the best epoch's weights are restored.
+    validation_fraction : float, default=0.1
+        Hold-out used when ``early_stopping`` is set and ``train_split`` is None.
+    gradient_clipping : float or None, default=None
+        Clip the gradient norm to this value.
+    **kwargs
+        Any skorch ``NeuralNetRegressor`` parameter (``max_epochs``, ``lr``,
+        ``batch_size``, ``optimizer``, ``module__*``, ``callbacks``, ``device``…).
+    """
+
+    _regression = True
+
+    def __init__(
+        self,
+        module,
+        *,
+        featurizer=None,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        gradient_clipping=None,
+        criterion=torch.nn.MSELoss,
+        train_split=None,
+        device=DEFAULT_DEVICE,
+        **kwargs,
+    ):
+        super().__init__(module, criterion=criterion, train_split=train_split, device=device, **kwargs)
+        self.featurizer = featurizer
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.gradient_clipping = gradient_clipping
+
+    def _encode_target(self, y, refit=True):
+        y = np.asarray(y, dtype=np.float64)
+        if refit:
+            self.y_mean_ = float(y.mean())
+            std = float(y.std())
+            self.y_std_ = std if std > 0 else 1.0
+        return ((y - self.y_mean_) / self.y_std_).astype(np.float32).reshape(-1, 1)
+
+    def _set_fallback(self, y):
+        self.fallback_ = float(np.median(y))
+
+    def predict(self, X):
+        """Predict targets (in the user's units) for structures or features.
+
+        Parameters
+        ----------
+        X : structures or features, like in ``fit``
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        out, bad, n = self._raw_output(X)
+        pred = np.full(n, self.fallback_, dtype=np.float64)
+        if out is not None:
+            pred[~bad] = out.reshape(len(out), -1)[:, 0].astype(np.float64) * self.y_std_ + self.y_mean_
+        return pred
+
+
+class CrystalNetClassifier(CrystalNetMixin, NeuralNetClassifier):
+    """skorch classifier base: any hashable labels in, the same labels out.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module
+        The (uninstantiated) network; it returns logits.
+    featurizer, random_state, early_stopping, validation_fraction, gradient_clipping
+        As in :class:`CrystalNetRegressor`.
+    **kwargs
+        Any skorch ``NeuralNetClassifier`` parameter.
+    """
+
+    _regression = False
+
+    def __init__(
+        self,
+        module,
+        *,
+        featurizer=None,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        gradient_clipping=None,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        device=DEFAULT_DEVICE,
+        **kwargs,
+    ):
+        super().__init__(module, criterion=criterion, train_split=train_split, device=device, **kwargs)
+        self.featurizer = featurizer
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.gradient_clipping = gradient_clipping
+
+    @property
+    def classes_(self):
+        """The class labels seen in ``fit``, in the order of ``predict_proba`` columns."""
+        try:
+            return self.label_encoder_.classes_
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} is not fitted: no classes_") from None
+
+    def _encode_target(self, y, refit=True):
+        if refit:
+            self.label_encoder_ = LabelEncoder().fit(y)
+        try:
+            return self.label_encoder_.transform(y).astype(np.int64)
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: y holds labels unseen in fit: {exc}") from exc
+
+    def _set_fallback(self, y):
+        codes = self.label_encoder_.transform(y)
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        self.fallback_proba_ = (counts / counts.sum()).astype(np.float64)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : structures or features, like in ``fit``
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        out, bad, n = self._raw_output(X)
+        proba = np.tile(self.fallback_proba_, (n, 1))
+        if out is not None:
+            proba[~bad] = torch.softmax(torch.as_tensor(out, dtype=torch.float64), dim=-1).numpy()
+        return proba
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : structures or features, like in ``fit``
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

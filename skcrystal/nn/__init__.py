@@ -1,0 +1,1 @@
+"""Plain torch ``nn.Module``s (no scikit-learn or skorch here)."""

@@ -1,0 +1,354 @@
+"""Input validation for frames of crystal structures.
+
+One validator, :func:`check_structures`, turns whatever a user holds (a
+DataFrame with a ``structure`` column, a Series, a list or array of
+:class:`pymatgen.core.Structure`, CIF/POSCAR strings or ``Structure.as_dict()``
+dictionaries) into a list of Structures, and fails with a message that names
+the row, the structure and what to do.  :func:`check_target` does the same for
+targets.  Nothing is ever dropped silently: a bad row raises.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Lattice, Structure
+from pymatgen.core.periodic_table import DummySpecies, Element
+
+__all__ = [
+    "StructureValidationError",
+    "check_structures",
+    "check_target",
+    "is_structure_input",
+    "resolve_disorder",
+    "row_labels",
+    "structure_arrays",
+]
+
+#: Largest atomic number every skcrystal featurizer knows (Og).
+MAX_Z = 118
+
+
+class StructureValidationError(ValueError):
+    """A structure in the input cannot be used; the message names the row."""
+
+
+def _label(labels, i):
+    lab = labels[i]
+    return f"row {i}" if lab == i else f"row {i} (index {lab!r})"
+
+
+def row_labels(X):
+    """Return the row labels of ``X`` (the pandas index if any, else positions)."""
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        return list(X.index)
+    return list(range(len(X)))
+
+
+def _from_string(s):
+    text = s.strip()
+    if not text:
+        raise ValueError("an empty string is not a structure")
+    # CIF files always carry data_ blocks and _cell_ tags; everything else is tried as POSCAR.
+    if "_cell_length_a" in text or text.startswith("data_"):
+        fmt = "cif"
+    else:
+        fmt = "poscar"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Structure.from_str(text, fmt=fmt)
+
+
+def _coerce_one(obj):
+    if isinstance(obj, Structure):
+        return obj
+    if isinstance(obj, dict):
+        return Structure.from_dict(obj)
+    if isinstance(obj, str):
+        return _from_string(obj)
+    if obj is None or (isinstance(obj, float) and np.isnan(obj)):
+        raise ValueError("the entry is missing (None/NaN)")
+    raise TypeError(
+        f"got a {type(obj).__name__}; expected a pymatgen Structure, a CIF or POSCAR "
+        "string, or a Structure.as_dict() dictionary"
+    )
+
+
+def is_structure_input(X, column="structure"):
+    """Tell whether ``X`` holds structures (as opposed to a numeric feature matrix).
+
+    Used by estimators that accept either structures (they apply their default
+    featurizer) or the output of a featurizer step in a Pipeline.
+    """
+    if isinstance(X, pd.DataFrame):
+        return column in X.columns
+    if isinstance(X, Structure):
+        return True
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return False
+    try:
+        first = X.iloc[0] if isinstance(X, pd.Series) else next(iter(X))
+    except (StopIteration, TypeError):
+        return False
+    return isinstance(first, (Structure, str, dict))
+
+
+def resolve_disorder(structures, method="majority"):
+    """Return ordered copies of structures that have partially occupied sites.
+
+    Parameters
+    ----------
+    structures : list of Structure
+        Structures, ordered or not.
+    method : {"majority"}
+        ``"majority"`` keeps, on each disordered site, the species with the
+        largest occupancy (ties broken by atomic number) at full occupancy.
+        For a physically ordered supercell use pymatgen's
+        ``OrderDisorderedStructureTransformation`` instead.
+
+    Returns
+    -------
+    list of Structure
+    """
+    if method != "majority":
+        raise ValueError(f"method must be 'majority', got {method!r}")
+    out = []
+    for s in structures:
+        if s.is_ordered:
+            out.append(s)
+            continue
+        species = []
+        for site in s:
+            items = sorted(site.species.items(), key=lambda kv: (-kv[1], getattr(kv[0], "Z", 0)))
+            species.append(items[0][0])
+        out.append(Structure(s.lattice, species, s.frac_coords, site_properties=s.site_properties))
+    return out
+
+
+def _check_one(s, *, disorder, min_distance, max_sites):
+    """Return a problem description for structure ``s`` or None if it is usable."""
+    n = len(s)
+    if n == 0:
+        return "the cell has no atoms (0 sites); remove the row or fix the structure"
+    if max_sites is not None and n > max_sites:
+        return (
+            f"the cell has {n} sites, more than max_sites={max_sites}; raise max_sites "
+            "or use a primitive/reduced cell (structure.get_primitive_structure())"
+        )
+    m = s.lattice.matrix
+    if not np.all(np.isfinite(m)):
+        return "the lattice has non-finite (NaN/inf) components"
+    vol = abs(np.linalg.det(m))
+    if not np.isfinite(vol) or vol < 1e-3:
+        return f"the lattice is singular (volume {vol:.3g} Å^3)"
+    if not np.all(np.isfinite(s.frac_coords)):
+        return "some atomic coordinates are non-finite (NaN/inf)"
+    if not s.is_ordered:
+        if disorder == "raise":
+            bad = [i for i, site in enumerate(s) if not site.is_ordered][:3]
+            return (
+                f"sites {bad} are partially occupied/disordered ({s.composition.reduced_formula}); "
+                "pass disorder='majority' to keep the majority species per site, or order the "
+                "structure first (skcrystal.utils.validation.resolve_disorder, or pymatgen's "
+                "OrderDisorderedStructureTransformation)"
+            )
+    for sp in s.composition:
+        if isinstance(sp, DummySpecies) or not hasattr(sp, "Z"):
+            return f"unknown species {str(sp)!r}; only real elements (Z=1..{MAX_Z}) are supported"
+        if sp.Z > MAX_Z or sp.Z < 1:
+            return f"unknown element {str(sp)!r} (Z={sp.Z})"
+    if min_distance and n > 1:
+        ci, cj, _, d = s.get_neighbor_list(min_distance, exclude_self=True)
+        if len(d):
+            k = int(np.argmin(d))
+            return (
+                f"atoms {int(ci[k])} and {int(cj[k])} overlap (distance {d[k]:.3f} Å < "
+                f"min_distance={min_distance} Å); the structure is probably corrupt or has "
+                "duplicated sites (try structure.merge_sites(tol=0.5, mode='delete'))"
+            )
+    elif min_distance and n == 1:
+        # A single atom overlapping its own periodic image: a lattice vector shorter than min_distance.
+        if min(s.lattice.abc) < min_distance:
+            return f"a lattice vector is shorter than min_distance={min_distance} Å"
+    return None
+
+
+def check_structures(
+    X,
+    *,
+    column="structure",
+    disorder="raise",
+    min_distance=0.5,
+    max_sites=None,
+    copy=False,
+):
+    """Validate a collection of crystal structures and return them as a list.
+
+    Parameters
+    ----------
+    X : DataFrame, Series, list, tuple or 1-D array
+        A DataFrame with a ``column`` of structures, or a sequence whose
+        entries are :class:`~pymatgen.core.Structure`, CIF or POSCAR strings,
+        or ``Structure.as_dict()`` dictionaries.
+    column : str, default="structure"
+        Name of the structure column when ``X`` is a DataFrame.
+    disorder : {"raise", "majority", "allow"}, default="raise"
+        What to do with partially occupied sites.  ``"raise"`` fails naming
+        the row; ``"majority"`` keeps the majority species of each site (see
+        :func:`resolve_disorder`); ``"allow"`` passes disordered structures
+        through (only for composition-based featurizers).
+    min_distance : float or None, default=0.5
+        Two atoms closer than this (Å, periodic images included) mean a
+        corrupt structure and raise.  ``None`` or 0 disables the check.
+    max_sites : int or None, default=None
+        Largest number of sites accepted per cell.
+    copy : bool, default=False
+        Return copies rather than the user's objects.
+
+    Returns
+    -------
+    structures : list of Structure
+        One per input row, in order; never shorter than the input.
+
+    Raises
+    ------
+    StructureValidationError
+        Naming the row (position and index label), the formula if known, what
+        is wrong, and what to do.
+    """
+    if disorder not in ("raise", "majority", "allow"):
+        raise ValueError(f"disorder must be 'raise', 'majority' or 'allow', got {disorder!r}")
+    if isinstance(X, Structure):
+        raise StructureValidationError(
+            "expected a collection of structures (list, Series or DataFrame) but got a single "
+            "Structure; wrap it in a list: [structure]"
+        )
+    if isinstance(X, pd.DataFrame):
+        if column not in X.columns:
+            raise StructureValidationError(
+                f"the DataFrame has no {column!r} column (columns: {list(X.columns)[:10]}); "
+                "put the pymatgen Structures in a 'structure' column or pass the column "
+                "itself, e.g. df['my_column']"
+            )
+        labels = list(X.index)
+        values = list(X[column])
+    elif isinstance(X, pd.Series):
+        labels = list(X.index)
+        values = list(X)
+    elif isinstance(X, (str, bytes, dict)):
+        raise StructureValidationError(
+            f"expected a collection of structures but got a single {type(X).__name__}; wrap it in a list"
+        )
+    else:
+        if isinstance(X, np.ndarray):
+            if X.ndim == 2 and X.shape[1] == 1:
+                X = X[:, 0]
+            if X.ndim != 1:
+                raise StructureValidationError(
+                    f"expected a 1-D collection of structures but got an array of shape {X.shape}; "
+                    "numeric feature matrices go to the model after a featurizer, not here"
+                )
+        try:
+            values = list(X)
+        except TypeError:
+            raise StructureValidationError(
+                f"expected a collection of structures, got {type(X).__name__}"
+            ) from None
+        labels = list(range(len(values)))
+    if len(values) == 0:
+        raise StructureValidationError("no structures given (0 rows)")
+
+    out = []
+    for i, obj in enumerate(values):
+        try:
+            s = _coerce_one(obj)
+        except Exception as exc:  # noqa: BLE001 - re-raised with the row named
+            raise StructureValidationError(
+                f"{_label(labels, i)}: cannot read a structure: {exc}"
+            ) from exc
+        problem = _check_one(s, disorder=disorder, min_distance=min_distance, max_sites=max_sites)
+        if problem is not None:
+            try:
+                formula = s.composition.reduced_formula if len(s) else "empty cell"
+            except Exception:  # noqa: BLE001
+                formula = "?"
+            raise StructureValidationError(f"{_label(labels, i)} ({formula}): {problem}")
+        if disorder == "majority" and not s.is_ordered:
+            s = resolve_disorder([s])[0]
+        elif copy:
+            s = s.copy()
+        out.append(s)
+    return out
+
+
+def check_target(y, n_samples=None, *, classification=False, allow_nan=False):
+    """Validate a 1-D target and return it as a numpy array.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        Target values (a Series keeps its index for the error messages).
+    n_samples : int, optional
+        Expected number of rows (the number of structures).
+    classification : bool, default=False
+        If True any hashable labels are allowed (NaN/None still raise).
+    allow_nan : bool, default=False
+        Let NaN through (never for training).
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        Naming the rows that hold NaN/inf and what to do.
+    """
+    labels = list(y.index) if isinstance(y, (pd.Series, pd.DataFrame)) else None
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(f"y must be 1-D (one target column), got shape {y.shape}")
+        y = y.iloc[:, 0]
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {arr.shape}")
+    if n_samples is not None and len(arr) != n_samples:
+        raise ValueError(f"X has {n_samples} structures but y has {len(arr)} values")
+    if classification:
+        bad = np.array([v is None or (isinstance(v, numbers.Real) and np.isnan(v)) for v in arr])
+    else:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"regression targets must be numeric: {exc}") from exc
+        bad = ~np.isfinite(arr)
+    if bad.any() and not allow_nan:
+        idx = np.flatnonzero(bad)
+        where = [labels[i] if labels is not None else int(i) for i in idx[:10]]
+        raise ValueError(
+            f"y has {bad.sum()} missing or non-finite value(s) at rows {where}"
+            f"{' …' if len(idx) > 10 else ''}; drop those rows first, e.g. "
+            "df = df.dropna(subset=[target_column])"
+        )
+    return arr
+
+
+def structure_arrays(s):
+    """Plain arrays of a structure (lattice matrix, fractional coords, atomic numbers).
+
+    Cheap to pickle, so they are what is sent to joblib workers.
+    """
+    lattice = np.asarray(s.lattice.matrix, dtype=np.float64)
+    frac = np.asarray(s.frac_coords, dtype=np.float64)
+    Z = np.array([sp.Z for sp in s.species], dtype=np.int64)
+    return lattice, frac, Z
+
+
+def structure_from_arrays(lattice, frac, Z):
+    """Inverse of :func:`structure_arrays`."""
+    return Structure(Lattice(lattice), [Element.from_Z(int(z)) for z in Z], frac)
