@@ -1,3 +1,21 @@
 """Featurizers: scikit-learn transformers from structures to features."""
 
-__all__ = []
+from .composition import CompositionFeatures
+from .faithful import (
+    ElectronCounts,
+    FaithfulBinned,
+    FaithfulFeaturizer,
+    LatticeEncoding,
+    LeftStepComposition,
+    SpaceGroupEncoding,
+)
+
+__all__ = [
+    "CompositionFeatures",
+    "ElectronCounts",
+    "FaithfulBinned",
+    "FaithfulFeaturizer",
+    "LatticeEncoding",
+    "LeftStepComposition",
+    "SpaceGroupEncoding",
+]

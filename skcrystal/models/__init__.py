@@ -1,3 +1,11 @@
 """Estimators: skorch neural networks and the xgboost baseline."""
 
-__all__ = []
+from .gbt import GBTClassifier, GBTRegressor
+from .nnn import NNNClassifier, NNNRegressor
+
+__all__ = [
+    "GBTClassifier",
+    "GBTRegressor",
+    "NNNClassifier",
+    "NNNRegressor",
+]

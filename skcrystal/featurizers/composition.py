@@ -1,0 +1,110 @@
+"""Composition features through matminer, wrapped as a proper scikit-learn transformer.
+
+matminer's featurizers are not fully scikit-learn conformant (mixin order,
+list output, all-core multiprocessing by default); :class:`CompositionFeatures`
+calls them one composition at a time with ``n_jobs=1`` and parallelises and
+caches at skcrystal's level.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..base import StructureFeaturizer
+
+__all__ = ["CompositionFeatures"]
+
+MAGPIE_CITATION = (
+    "Ward, L., Agrawal, A., Choudhary, A. & Wolverton, C. A general-purpose machine learning framework "
+    "for predicting properties of inorganic materials. npj Comput. Mater. 2, 16028 (2016)."
+)
+MATMINER_CITATION = "Ward, L. et al. Matminer: An open source toolkit for materials data mining. Comput. Mater. Sci. 152, 60 (2018)."
+
+
+def _make(name):
+    from matminer.featurizers import composition as mc
+
+    if name == "magpie":
+        f = mc.ElementProperty.from_preset("magpie", impute_nan=False)
+    elif name == "stoichiometry":
+        f = mc.Stoichiometry()
+    elif name == "valence_orbital":
+        f = mc.ValenceOrbital(impute_nan=False)
+    elif name == "element_fraction":
+        f = mc.ElementFraction()
+    else:
+        raise ValueError(
+            f"unknown composition preset {name!r}; choose from 'magpie', 'stoichiometry', "
+            "'valence_orbital', 'element_fraction'"
+        )
+    f.set_n_jobs(1)
+    return f
+
+
+class CompositionFeatures(StructureFeaturizer):
+    """Composition descriptors from matminer (Magpie element-property statistics by default).
+
+    Works on ordered and disordered structures alike (only the composition
+    is used).  Element properties missing from the Magpie tables (e.g. some
+    noble-gas or actinide entries) come out as NaN, which tree models such
+    as :class:`~skcrystal.models.GBTRegressor` handle natively; impute
+    before models that do not.
+
+    Parameters
+    ----------
+    presets : tuple of str, default=("magpie", "stoichiometry", "valence_orbital")
+        matminer composition featurizers to concatenate: ``"magpie"``
+        (ElementProperty, 132 features), ``"stoichiometry"``,
+        ``"valence_orbital"``, ``"element_fraction"``.
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        matminer's labels, prefixed ``comp_``.
+    """
+
+    _disorder = "allow"
+    _citations = (MAGPIE_CITATION, MATMINER_CITATION)
+
+    def __init__(self, presets=("magpie", "stoichiometry", "valence_orbital"), n_jobs=None, verbose=0,
+                 on_error="raise"):
+        self.presets = presets
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if not self.presets:
+            raise ValueError("presets must name at least one matminer featurizer")
+        for p in self.presets:
+            _make(p)
+
+    def _featurizers(self):
+        fs = getattr(self, "_matminer_cache", None)
+        if fs is None or fs[0] != tuple(self.presets):
+            fs = (tuple(self.presets), [_make(p) for p in self.presets])
+            # a private, re-creatable cache of matminer objects (not fitted state, not a parameter)
+            object.__setattr__(self, "_matminer_cache", fs)
+        return fs[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_matminer_cache", None)
+        return state
+
+    def _featurize_one(self, structure):
+        comp = structure.composition
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for f in self._featurizers():
+                out.extend(f.featurize(comp))
+        return np.asarray(out, dtype=float)
+
+    def _feature_names(self):
+        return ["comp_" + n.replace(" ", "_") for f in self._featurizers() for n in f.feature_labels()]

@@ -1,0 +1,472 @@
+"""Faithful featurizers (Nop, Mundy, Smith & Paudyal, npj Comput. Mater. 2025).
+
+Each class is a scikit-learn transformer from structures to a fixed-size
+numeric matrix with readable column names:
+
+* :class:`LeftStepComposition` — composition-weighted left-step atom codes;
+* :class:`LatticeEncoding` — sinusoidal code of the (rotation-free) lattice;
+* :class:`SpaceGroupEncoding` — space-group (230) or point-group (32) one-hot,
+  or ordinal symmetry numbers for trees;
+* :class:`ElectronCounts` — electron counts of the cell (the features that
+  decide most splits of the topological GBT of Claussen et al. 2020);
+* :class:`FaithfulBinned` — the fixed-size binned vector of the paper's NNN:
+  ``g ⊕ b_1 ⊕ … ⊕ b_6`` with atoms grouped by element, most common first;
+* :class:`FaithfulFeaturizer` — the global faithful vector (lattice ⊕ space
+  group ⊕ electron counts ⊕ left-step composition), the default input of
+  the GBT baseline when combined with composition features.
+
+Invariances (tested): all are unchanged by rotating the crystal (the lattice
+is encoded from a, b, c, α, β, γ) and by permuting sites.  All but
+:class:`FaithfulBinned` are unchanged by translating atoms; the binned vector
+encodes absolute fractional positions, as in the paper, so a rigid
+translation changes it.  Per-atom quantities (compositions, ``*_per_atom``
+counts, space group) are also unchanged by taking a supercell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import StructureFeaturizer
+from ..data.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes
+from ..data.encodings import (
+    POINT_GROUPS,
+    frac_sinusoids,
+    lattice_sinusoids,
+    point_group_index,
+    symmetry_info,
+)
+
+__all__ = [
+    "ElectronCounts",
+    "FaithfulBinned",
+    "FaithfulFeaturizer",
+    "LatticeEncoding",
+    "LeftStepComposition",
+    "SpaceGroupEncoding",
+]
+
+FAITHFUL_CITATION = (
+    "Nop, G., Mundy, M., Smith, J. D. H. & Paudyal, D. Faithful novel machine learning for predicting "
+    "quantum properties. npj Comput. Mater. 11, 227 (2025). https://doi.org/10.1038/s41524-025-01655-w"
+)
+CLAUSSEN_CITATION = (
+    "Claussen, N., Bernevig, B. A. & Regnault, N. Detection of topological materials with machine "
+    "learning. Phys. Rev. B 101, 245117 (2020)."
+)
+_CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+_CS_BOUNDS = (2, 15, 74, 142, 167, 194, 230)
+
+
+def _atomic_numbers(structure):
+    return np.array([site.specie.Z for site in structure], dtype=np.int64)
+
+
+def _crystal_system_index(sg):
+    return int(np.searchsorted(_CS_BOUNDS, sg))
+
+
+class LeftStepComposition(StructureFeaturizer):
+    """Composition-weighted faithful left-step atom code.
+
+    For each of the 24 code entries (16 column pairs, 7 periods, the spin
+    bit) the fraction of atoms of the cell having it; with ``stats`` also the
+    minimum / maximum over the distinct elements.
+
+    Parameters
+    ----------
+    stats : tuple of {"mean", "min", "max"}, default=("mean",)
+        Statistics over atoms (mean, weighted by site counts) or distinct
+        elements (min, max).
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``leftstep_<stat>_<pairK|periodK|spin>``.
+
+    Examples
+    --------
+    >>> from skcrystal.datasets import load_perovskites
+    >>> X = load_perovskites(n_samples=3)["structure"]
+    >>> LeftStepComposition().fit_transform(X).shape
+    (3, 24)
+    """
+
+    _citations = (FAITHFUL_CITATION,)
+
+    def __init__(self, stats=("mean",), n_jobs=None, verbose=0, on_error="raise"):
+        self.stats = stats
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        bad = set(self.stats) - {"mean", "min", "max"}
+        if not self.stats or bad:
+            raise ValueError(f"stats must be a non-empty subset of ('mean', 'min', 'max'), got {self.stats!r}")
+
+    def _featurize_one(self, structure):
+        codes = atom_codes(_atomic_numbers(structure))
+        out = []
+        for stat in self.stats:
+            out.append(getattr(codes, stat)(axis=0))
+        return np.concatenate(out)
+
+    def _feature_names(self):
+        return [f"leftstep_{stat}_{n}" for stat in self.stats for n in ATOM_CODE_NAMES]
+
+
+class LatticeEncoding(StructureFeaturizer):
+    """Sinusoidal encoding of the unit cell, ``sin(2π·2^(i+1)·m/scale)``.
+
+    The 9 components ``m`` are those of the lattice matrix rebuilt from
+    (a, b, c, α, β, γ) in pymatgen's standard orientation, so rotating the
+    crystal leaves the code unchanged.
+
+    Parameters
+    ----------
+    n_frequencies : int, default=2
+        Number of octaves (the paper uses 2).
+    scale : float, default=10.0
+        Length scale in Å.
+    include_parameters : bool, default=False
+        Also output the raw a, b, c (Å), α, β, γ (degrees) and the volume per atom.
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+    """
+
+    _citations = (FAITHFUL_CITATION,)
+
+    def __init__(self, n_frequencies=2, scale=10.0, include_parameters=False, n_jobs=None, verbose=0, on_error="raise"):
+        self.n_frequencies = n_frequencies
+        self.scale = scale
+        self.include_parameters = include_parameters
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if int(self.n_frequencies) < 1 or float(self.scale) <= 0:
+            raise ValueError("n_frequencies must be >= 1 and scale > 0")
+
+    def _featurize_one(self, structure):
+        parts = [lattice_sinusoids(structure.lattice, int(self.n_frequencies), float(self.scale))]
+        if self.include_parameters:
+            lat = structure.lattice
+            parts.append(np.array([*lat.abc, *lat.angles, lat.volume / len(structure)]))
+        return np.concatenate(parts)
+
+    def _feature_names(self):
+        names = [
+            f"lattice_m{i}{j}_sin{2 ** (k + 1)}" for i in range(3) for j in range(3) for k in range(int(self.n_frequencies))
+        ]
+        if self.include_parameters:
+            names += ["lattice_a", "lattice_b", "lattice_c", "lattice_alpha", "lattice_beta", "lattice_gamma",
+                      "volume_per_atom"]
+        return names
+
+
+class SpaceGroupEncoding(StructureFeaturizer):
+    """Space-group or point-group code of a structure (spglib through pymatgen).
+
+    Parameters
+    ----------
+    kind : {"space_group", "point_group"}, default="space_group"
+        230 space groups or 32 crystallographic point groups.
+    encoding : {"onehot", "ordinal"}, default="onehot"
+        ``"onehot"`` (the faithful global vector) or ``"ordinal"``: the
+        space-group number, point-group index and crystal-system index as
+        three numbers (compact input for trees).
+    symprec : float, default=0.1
+        Distance tolerance (Å) of the symmetry search.
+    angle_tolerance : float, default=5.0
+        Angle tolerance (degrees).
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+    """
+
+    _citations = (FAITHFUL_CITATION,)
+
+    def __init__(self, kind="space_group", encoding="onehot", symprec=0.1, angle_tolerance=5.0,
+                 n_jobs=None, verbose=0, on_error="raise"):
+        self.kind = kind
+        self.encoding = encoding
+        self.symprec = symprec
+        self.angle_tolerance = angle_tolerance
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if self.kind not in ("space_group", "point_group"):
+            raise ValueError(f"kind must be 'space_group' or 'point_group', got {self.kind!r}")
+        if self.encoding not in ("onehot", "ordinal"):
+            raise ValueError(f"encoding must be 'onehot' or 'ordinal', got {self.encoding!r}")
+
+    def _featurize_one(self, structure):
+        sg, pg = symmetry_info(structure, self.symprec, self.angle_tolerance)
+        if self.encoding == "ordinal":
+            return np.array([sg, point_group_index(pg), _crystal_system_index(sg)], dtype=float)
+        if self.kind == "space_group":
+            v = np.zeros(230)
+            v[sg - 1] = 1.0
+        else:
+            v = np.zeros(32)
+            v[point_group_index(pg)] = 1.0
+        return v
+
+    def _feature_names(self):
+        if self.encoding == "ordinal":
+            return ["space_group_number", "point_group_index", "crystal_system_index"]
+        if self.kind == "space_group":
+            return [f"space_group_{i}" for i in range(1, 231)]
+        return [f"point_group_{p}" for p in POINT_GROUPS]
+
+
+def _valence_counts(Z):
+    """Electrons in the outermost s, p, d, f subshells (pymatgen's electronic structure)."""
+    from pymatgen.core.periodic_table import Element
+
+    el = Element.from_Z(int(Z))
+    counts = {"s": 0, "p": 0, "d": 0, "f": 0}
+    try:
+        config = el.full_electronic_structure
+    except Exception:  # noqa: BLE001 - superheavy elements without data
+        return np.zeros(4)
+    # outermost shell per orbital type
+    last = {}
+    for n, orb, occ in config:
+        if n >= last.get(orb, (0, 0))[0]:
+            last[orb] = (n, occ)
+    nmax = max(n for n, _, _ in config)
+    for orb, (n, occ) in last.items():
+        # s and p of the outer shell; d of the shell below; f two below (valence-active)
+        if (orb in "sp" and n == nmax) or (orb == "d" and n >= nmax - 1) or (orb == "f" and n >= nmax - 2):
+            counts[orb] = occ
+    return np.array([counts["s"], counts["p"], counts["d"], counts["f"]], dtype=float)
+
+
+_VALENCE = {}
+
+
+class ElectronCounts(StructureFeaturizer):
+    """Electron counts of the cell.
+
+    Features: total electrons per cell and per atom, their parity (an odd
+    count per cell forces a metal or a topological/Kramers state), valence
+    s/p/d/f electrons per cell and per atom, and the number of atoms.  With
+    ``thermometer`` > 0 a thermometer code of the total count (the paper's
+    encoding) is appended.
+
+    Parameters
+    ----------
+    thermometer : int, default=0
+        Length of the thermometer code of the electron count (0: none; the
+        paper's code uses 11448, the largest known count).  A count that does
+        not fit raises (``on_error`` applies).
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+    """
+
+    _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
+
+    def __init__(self, thermometer=0, n_jobs=None, verbose=0, on_error="raise"):
+        self.thermometer = thermometer
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _featurize_one(self, structure):
+        Z = _atomic_numbers(structure)
+        n = len(Z)
+        total = float(Z.sum())
+        val = np.zeros(4)
+        for z in Z:
+            v = _VALENCE.get(z)
+            if v is None:
+                v = _VALENCE[z] = _valence_counts(z)
+            val += v
+        nval = val.sum()
+        base = [total, total / n, total % 2, nval, nval / n, *val, *(val / n), float(n)]
+        if self.thermometer:
+            if total > self.thermometer:
+                raise ValueError(f"{int(total)} electrons do not fit a thermometer of length {self.thermometer}")
+            code = np.zeros(int(self.thermometer))
+            code[: int(total)] = 1.0
+            return np.concatenate([base, code])
+        return np.asarray(base, dtype=float)
+
+    def _feature_names(self):
+        names = [
+            "electrons_cell", "electrons_per_atom", "electrons_parity", "valence_cell", "valence_per_atom",
+            "valence_s_cell", "valence_p_cell", "valence_d_cell", "valence_f_cell",
+            "valence_s_per_atom", "valence_p_per_atom", "valence_d_per_atom", "valence_f_per_atom", "n_atoms",
+        ]
+        return names + [f"electrons_ge_{i + 1}" for i in range(int(self.thermometer))]
+
+
+class FaithfulFeaturizer(StructureFeaturizer):
+    """The global faithful vector: lattice ⊕ symmetry ⊕ electron counts ⊕ left-step composition.
+
+    Parameters
+    ----------
+    lattice : bool, default=True
+        Include :class:`LatticeEncoding` (with raw cell parameters).
+    symmetry : {"onehot", "ordinal", None}, default="onehot"
+        Include :class:`SpaceGroupEncoding` with that encoding.
+    electrons : bool, default=True
+        Include :class:`ElectronCounts`.
+    composition : bool, default=True
+        Include :class:`LeftStepComposition` (mean, min, max).
+    symprec : float, default=0.1
+        Symmetry tolerance (Å).
+    n_frequencies : int, default=2
+        Octaves of the lattice encoding.
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skcrystal.featurizers import FaithfulFeaturizer
+    >>> from skcrystal.models import GBTRegressor
+    >>> model = make_pipeline(FaithfulFeaturizer(), GBTRegressor(n_estimators=50))
+    """
+
+    _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
+
+    def __init__(self, lattice=True, symmetry="onehot", electrons=True, composition=True, symprec=0.1,
+                 n_frequencies=2, n_jobs=None, verbose=0, on_error="raise"):
+        self.lattice = lattice
+        self.symmetry = symmetry
+        self.electrons = electrons
+        self.composition = composition
+        self.symprec = symprec
+        self.n_frequencies = n_frequencies
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _parts(self):
+        parts = []
+        if self.lattice:
+            parts.append(LatticeEncoding(n_frequencies=self.n_frequencies, include_parameters=True))
+        if self.symmetry is not None:
+            parts.append(SpaceGroupEncoding(encoding=self.symmetry, symprec=self.symprec))
+        if self.electrons:
+            parts.append(ElectronCounts())
+        if self.composition:
+            parts.append(LeftStepComposition(stats=("mean", "min", "max")))
+        return parts
+
+    def _check_params(self):
+        super()._check_params()
+        if not self._parts():
+            raise ValueError("FaithfulFeaturizer: at least one component must be enabled")
+        for p in self._parts():
+            p._check_params()
+
+    def _featurize_one(self, structure):
+        return np.concatenate([p._featurize_one(structure) for p in self._parts()])
+
+    def _feature_names(self):
+        return [n for p in self._parts() for n in p._feature_names()]
+
+
+class FaithfulBinned(StructureFeaturizer):
+    """The fixed-size binned vector of the faithful paper's naive neural network (NNN).
+
+    Atoms are grouped by element, most common first (ties: lower Z first),
+    into bins of capacity ``bins``.  Bin *i* holds the element's 24-dim
+    left-step code, an occupancy thermometer of length ``n_i`` and, for each
+    of its ``n_i`` slots, the fractional-coordinate sinusoids of one atom
+    (``3 × n_frequencies`` numbers; empty slots are zero).  Atoms inside a
+    bin are sorted by their wrapped fractional coordinates so the vector
+    does not depend on site order.  The global vector
+    ``g = lattice code ⊕ space-group one-hot`` comes first.
+
+    A structure with more distinct elements than bins, or more atoms of an
+    element than its bin holds, does not fit: it raises (with
+    ``on_error="nan"`` it gives a NaN row, which the NNN predicts with the
+    training median/most-frequent class, as in the paper).
+
+    Parameters
+    ----------
+    bins : tuple of int, default=(40, 24, 16, 12, 8, 6)
+        Bin capacities, most common element first.
+    n_frequencies : int, default=5
+        Octaves of the fractional-coordinate sinusoids.
+    lattice_frequencies : int, default=2
+        Octaves of the lattice code.
+    symprec : float, default=0.1
+        Symmetry tolerance of the space-group one-hot.
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+    """
+
+    _citations = (FAITHFUL_CITATION,)
+
+    def __init__(self, bins=(40, 24, 16, 12, 8, 6), n_frequencies=5, lattice_frequencies=2, symprec=0.1,
+                 n_jobs=None, verbose=0, on_error="raise"):
+        self.bins = bins
+        self.n_frequencies = n_frequencies
+        self.lattice_frequencies = lattice_frequencies
+        self.symprec = symprec
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if len(self.bins) == 0 or any(int(b) < 1 for b in self.bins):
+            raise ValueError(f"bins must be positive capacities, got {self.bins!r}")
+
+    def _featurize_one(self, structure):
+        Z = _atomic_numbers(structure)
+        els, counts = np.unique(Z, return_counts=True)
+        order = np.lexsort((els, -counts))
+        els, counts = els[order], counts[order]
+        bins = [int(b) for b in self.bins]
+        if len(els) > len(bins):
+            raise ValueError(f"{len(els)} distinct elements do not fit {len(bins)} bins (bins={tuple(bins)})")
+        for k, (e, c) in enumerate(zip(els, counts)):
+            if c > bins[k]:
+                raise ValueError(
+                    f"{c} atoms of Z={e} do not fit bin {k} of capacity {bins[k]}; use a primitive cell "
+                    "or larger bins"
+                )
+        sg, _ = symmetry_info(structure, self.symprec)
+        g_sg = np.zeros(230)
+        g_sg[sg - 1] = 1.0
+        parts = [lattice_sinusoids(structure.lattice, int(self.lattice_frequencies)), g_sg]
+        frac = np.mod(structure.frac_coords, 1.0)
+        frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
+        nf = 3 * int(self.n_frequencies)
+        for k, cap in enumerate(bins):
+            code = np.zeros(ATOM_CODE_SIZE)
+            occ = np.zeros(cap)
+            pos = np.zeros((cap, nf))
+            if k < len(els):
+                code = atom_codes([els[k]])[0].astype(float)
+                f = frac[Z == els[k]]
+                f = f[np.lexsort(np.round(f, 6).T[::-1])]
+                occ[: len(f)] = 1.0
+                pos[: len(f)] = frac_sinusoids(f, int(self.n_frequencies))
+            parts += [code, occ, pos.reshape(-1)]
+        return np.concatenate(parts)
+
+    def _feature_names(self):
+        names = [f"lattice_m{i}{j}_sin{2 ** (k + 1)}" for i in range(3) for j in range(3)
+                 for k in range(int(self.lattice_frequencies))]
+        names += [f"space_group_{i}" for i in range(1, 231)]
+        axes = [f"{ax}_sin{2 ** (k + 1)}" for ax in "xyz" for k in range(int(self.n_frequencies))]
+        for b, cap in enumerate(self.bins):
+            names += [f"bin{b}_{n}" for n in ATOM_CODE_NAMES]
+            names += [f"bin{b}_occupied{j}" for j in range(int(cap))]
+            names += [f"bin{b}_atom{j}_{a}" for j in range(int(cap)) for a in axes]
+        return names
