@@ -9,6 +9,7 @@ from .faithful import (
     LeftStepComposition,
     SpaceGroupEncoding,
 )
+from .voxel import Voxelizer  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
@@ -18,4 +19,5 @@ __all__ = [
     "LatticeEncoding",
     "LeftStepComposition",
     "SpaceGroupEncoding",
+    "Voxelizer",
 ]
