@@ -10,9 +10,11 @@ from .faithful import (
     SpaceGroupEncoding,
 )
 from .voxel import Voxelizer  # noqa: E402
+from .graph import CrystalGraph  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
+    "CrystalGraph",
     "ElectronCounts",
     "FaithfulBinned",
     "FaithfulFeaturizer",

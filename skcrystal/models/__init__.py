@@ -1,10 +1,16 @@
 """Estimators: skorch neural networks and the xgboost baseline."""
 
+from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
+from .cgnn import CGNNClassifier, CGNNRegressor
 from .gbt import GBTClassifier, GBTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
+    "CANNClassifier",
+    "CANNRegressor",
+    "CGNNClassifier",
+    "CGNNRegressor",
     "CCNNClassifier",
     "CCNNRegressor",
     "GBTClassifier",

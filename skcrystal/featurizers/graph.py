@@ -1,0 +1,181 @@
+"""The :class:`CrystalGraph` transformer: structures -> periodic crystal graphs."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..base import StructureFeaturizer
+from ..data.atoms import atom_codes
+from ..data.encodings import canonical_lattice_matrix, lattice_sinusoids, one_hot, spacegroup_number
+from ..data.graph import CrystalGraphData, cgcnn_atom_features, gaussian_centers, periodic_neighbors
+from ..utils.validation import structure_arrays
+
+__all__ = ["CrystalGraph"]
+
+
+class CrystalGraph(StructureFeaturizer):
+    """Turn crystal structures into periodic radius graphs (one graph object per structure).
+
+    Nodes are the sites of the cell; a directed edge ``i -> j`` joins each site
+    to every periodic image of every site (its own images included) within
+    ``cutoff``, optionally keeping only the ``max_neighbors`` nearest.  The
+    neighbour search is vectorised (pymatgen's Cython cell-list search) and
+    exact for cells smaller than the cutoff.  Each graph carries atom
+    features, fractional coordinates, edge distances and edge vectors (in the
+    lattice's standard orientation, so they do not change under rotation or
+    translation), and the faithful global vector ``g``.  The output is an
+    ``(n_structures, 1)`` object array for :class:`~skcrystal.models.CGNNRegressor`
+    and friends; :func:`skcrystal.data.graph.collate_graphs` batches graphs
+    into flat tensors without padding.
+
+    Defaults follow CGCNN (Xie & Grossman 2018): 8 Å, 12 neighbours, Gaussian
+    basis 0–8 Å in 0.2 Å steps (41 functions, width 0.2 Å).  The faithful
+    paper's CGNN (Nop et al. 2025) instead uses every neighbour within the
+    radius (``max_neighbors=None``) and edge vectors.
+
+    Parameters
+    ----------
+    cutoff : float, default=8.0
+        Neighbour radius in Å.
+    max_neighbors : int or None, default=12
+        Keep at most this many nearest neighbours per atom (ties broken
+        deterministically by neighbour index and image); ``None`` keeps all
+        within ``cutoff``; ``0`` builds graphs without edges (enough for
+        :class:`~skcrystal.models.CANNRegressor`).
+    gaussian_step : float, default=0.2
+        Spacing of the Gaussian distance basis, centres ``0, step, …, cutoff``.
+    gaussian_width : float or None, default=None
+        Width of each Gaussian; ``None`` means ``gaussian_step``.
+    edge_vectors : bool, default=True
+        Append ``[d, dx, dy, dz] / cutoff`` (the faithful CGNN's edge
+        features) to the Gaussian expansion.
+    atom_features : {"faithful", "cgcnn", "both"}, default="faithful"
+        ``"faithful"``: the 24-dim left-step periodic-table code;
+        ``"cgcnn"``: a 91-dim CGCNN-style one-hot of binned element
+        properties; ``"both"``: their concatenation.
+    global_features : {"faithful", "lattice", None}, default="faithful"
+        ``"faithful"``: lattice sinusoids (18) ⊕ space-group one-hot (230,
+        via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only
+        (no symmetry search, faster); ``None``: no global vector.
+    symprec : float, default=0.1
+        Symmetry tolerance (Å) for the space group.
+    n_jobs : int or None, default=None
+        Joblib workers for featurization.
+    verbose : int, default=0
+        Progress bar when > 0.
+    on_error : {"raise", "nan"}, default="raise"
+        ``"nan"`` gives ``None`` for a structure that fails (the models
+        predict the fallback value for it) instead of raising.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``["graph"]``.
+    n_features_out_ : int
+        1.
+
+    See Also
+    --------
+    skcrystal.models.CGNNRegressor, skcrystal.models.CANNRegressor
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> from skcrystal.featurizers import CrystalGraph
+    >>> nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> g = CrystalGraph(cutoff=4.0, max_neighbors=None).fit_transform([nacl])[0, 0]
+    >>> g.n_atoms, g.n_edges
+    (2, 36)
+    """
+
+    _output_kind = "object"
+    _citations = (
+        "T. Xie and J. C. Grossman, Crystal graph convolutional neural networks for an accurate and "
+        "interpretable prediction of material properties, Phys. Rev. Lett. 120, 145301 (2018).",
+        "G. Nop, M. Mundy, J. D. H. Smith and D. Paudyal, Faithful novel machine learning for "
+        "predicting quantum properties, npj Comput. Mater. (2025), doi:10.1038/s41524-025-01655-w.",
+    )
+
+    def __init__(
+        self,
+        cutoff=8.0,
+        max_neighbors=12,
+        gaussian_step=0.2,
+        gaussian_width=None,
+        edge_vectors=True,
+        atom_features="faithful",
+        global_features="faithful",
+        symprec=0.1,
+        n_jobs=None,
+        verbose=0,
+        on_error="raise",
+    ):
+        self.cutoff = cutoff
+        self.max_neighbors = max_neighbors
+        self.gaussian_step = gaussian_step
+        self.gaussian_width = gaussian_width
+        self.edge_vectors = edge_vectors
+        self.atom_features = atom_features
+        self.global_features = global_features
+        self.symprec = symprec
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if not isinstance(self.cutoff, numbers.Real) or not self.cutoff > 0:
+            raise ValueError(f"cutoff must be a positive number of Å, got {self.cutoff!r}")
+        if self.max_neighbors is not None and (
+            not isinstance(self.max_neighbors, numbers.Integral) or self.max_neighbors < 0
+        ):
+            raise ValueError(f"max_neighbors must be None or an integer >= 0, got {self.max_neighbors!r}")
+        if not isinstance(self.gaussian_step, numbers.Real) or not self.gaussian_step > 0:
+            raise ValueError(f"gaussian_step must be > 0, got {self.gaussian_step!r}")
+        if self.gaussian_width is not None and not self.gaussian_width > 0:
+            raise ValueError(f"gaussian_width must be None or > 0, got {self.gaussian_width!r}")
+        if self.atom_features not in ("faithful", "cgcnn", "both"):
+            raise ValueError(f"atom_features must be 'faithful', 'cgcnn' or 'both', got {self.atom_features!r}")
+        if self.global_features not in ("faithful", "lattice", None):
+            raise ValueError(f"global_features must be 'faithful', 'lattice' or None, got {self.global_features!r}")
+
+    def _feature_names(self):
+        return ["graph"]
+
+    def _atom_features(self, Z):
+        if self.atom_features == "faithful":
+            return atom_codes(Z)
+        if self.atom_features == "cgcnn":
+            return cgcnn_atom_features(Z)
+        return np.concatenate([atom_codes(Z), cgcnn_atom_features(Z)], axis=1)
+
+    def _global(self, structure, lattice):
+        if self.global_features is None:
+            return np.zeros(0, dtype=np.float32)
+        g = lattice_sinusoids(lattice)
+        if self.global_features == "faithful":
+            sg = spacegroup_number(structure, symprec=self.symprec)
+            g = np.concatenate([g, one_hot(sg - 1, 230)])
+        return g.astype(np.float32)
+
+    def _featurize_one(self, structure):
+        lattice, frac, Z = structure_arrays(structure)
+        frac = frac % 1.0
+        ci, cj, img, d = periodic_neighbors(lattice, frac, float(self.cutoff), self.max_neighbors)
+        canon = canonical_lattice_matrix(lattice)
+        vec = (frac[cj] + img - frac[ci]) @ canon
+        centers = gaussian_centers(0.0, float(self.cutoff), float(self.gaussian_step))
+        width = float(self.gaussian_width if self.gaussian_width is not None else self.gaussian_step)
+        return CrystalGraphData(
+            atom_features=np.asarray(self._atom_features(Z), dtype=np.float32),
+            frac=frac.astype(np.float32),
+            atomic_numbers=Z,
+            edge_index=np.stack([ci, cj]),
+            edge_distance=d.astype(np.float32),
+            edge_vector=vec.astype(np.float32),
+            edge_image=img,
+            global_features=self._global(structure, lattice),
+            edge_basis=(tuple(np.round(centers, 10)), width, float(self.cutoff), bool(self.edge_vectors)),
+        )
