@@ -8,6 +8,44 @@ estimator of the package has an entry, so a new estimator must be added here.
 
 ESTIMATORS = {}
 
+# An optional third element is a small parameter grid for the GridSearchCV check
+# (default: a featurizer/model parameter chosen by test_common.py).
+
+
+def _foundation():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    tiny_nnn = dict(max_epochs=3, batch_size=16, module__hidden=(16,), random_state=0, verbose=0)
+    ESTIMATORS.update(
+        {
+            "LeftStepComposition": (lambda: F.LeftStepComposition(), "transformer",
+                                    {"leftstepcomposition__stats": [("mean",), ("mean", "max")]}),
+            "LatticeEncoding": (lambda: F.LatticeEncoding(), "transformer",
+                                {"latticeencoding__n_frequencies": [1, 2]}),
+            "SpaceGroupEncoding": (lambda: F.SpaceGroupEncoding(), "transformer",
+                                   {"spacegroupencoding__kind": ["space_group", "point_group"]}),
+            "ElectronCounts": (lambda: F.ElectronCounts(), "transformer",
+                               {"electroncounts__thermometer": [0, 3000]}),
+            "FaithfulFeaturizer": (lambda: F.FaithfulFeaturizer(), "transformer",
+                                   {"faithfulfeaturizer__symmetry": ["onehot", "ordinal"]}),
+            "FaithfulBinned": (lambda: F.FaithfulBinned(bins=(8, 8, 4, 4), on_error="nan"), "transformer",
+                               {"faithfulbinned__n_frequencies": [2, 3]}),
+            "CompositionFeatures": (lambda: F.CompositionFeatures(presets=("stoichiometry", "valence_orbital")),
+                                    "transformer", {"compositionfeatures__presets": [("stoichiometry",),
+                                                                                      ("valence_orbital",)]}),
+            "GBTRegressor": (lambda: M.GBTRegressor(n_estimators=20, max_depth=3, n_jobs=1, random_state=0),
+                             "regressor", {"max_depth": [2, 3]}),
+            "GBTClassifier": (lambda: M.GBTClassifier(n_estimators=20, max_depth=3, n_jobs=1, random_state=0),
+                              "classifier", {"max_depth": [2, 3]}),
+            "NNNRegressor": (lambda: M.NNNRegressor(**tiny_nnn), "regressor", {"lr": [1e-3, 3e-3]}),
+            "NNNClassifier": (lambda: M.NNNClassifier(**tiny_nnn), "classifier", {"lr": [1e-3, 3e-3]}),
+        }
+    )
+
+
+_foundation()
+
 
 def register(name, kind):
     """Decorator: register ``factory`` under the class name ``name``."""
@@ -17,3 +55,45 @@ def register(name, kind):
         return factory
 
     return deco
+
+
+def _voxels():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    tiny_ccnn = dict(max_epochs=2, batch_size=16, module__width=0.05, random_state=0,
+                     featurizer=F.Voxelizer(grid=6, output="lazy"))
+    ESTIMATORS.update(
+        {
+            "Voxelizer": (lambda: F.Voxelizer(grid=6, output="flat"), "transformer", {"voxelizer__grid": [4, 6]}),
+            "CCNNRegressor": (lambda: M.CCNNRegressor(**tiny_ccnn), "regressor", {"lr": [1e-3, 3e-3]}),
+            "CCNNClassifier": (lambda: M.CCNNClassifier(**tiny_ccnn), "classifier", {"lr": [1e-3, 3e-3]}),
+        }
+    )
+
+
+_voxels()
+
+
+def _graph_models():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    tiny_cgnn = dict(max_epochs=2, batch_size=16, module__atom_fea_len=8, module__n_conv=1, module__h_fea_len=8,
+                     module__global_fea_len=8, random_state=0, verbose=0)
+    tiny_cann = dict(max_epochs=2, batch_size=16, module__d_model=8, module__n_heads=2, module__n_blocks=1,
+                     module__ff_hidden=8, random_state=0, verbose=0)
+    ESTIMATORS.update(
+        {
+            "CrystalGraph": (lambda: F.CrystalGraph(cutoff=5.0, max_neighbors=8), "transformer",
+                             {"crystalgraph__cutoff": [4.0, 5.0]}),
+            "CGNNRegressor": (lambda: M.CGNNRegressor(**tiny_cgnn), "regressor", {"module__n_conv": [1, 2]}),
+            "CGNNClassifier": (lambda: M.CGNNClassifier(**tiny_cgnn), "classifier", {"module__n_conv": [1, 2]}),
+            "CANNRegressor": (lambda: M.CANNRegressor(**tiny_cann), "regressor", {"module__pooling": ["pma", "mean"]}),
+            "CANNClassifier": (lambda: M.CANNClassifier(**tiny_cann), "classifier",
+                               {"module__attention": ["full", "isab"]}),
+        }
+    )
+
+
+_graph_models()

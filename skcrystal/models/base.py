@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
@@ -75,6 +76,10 @@ class CrystalNetMixin:
     """
 
     _regression = True
+
+    def _get_param_names(self):
+        # skorch lists its private bookkeeping (``_params_to_validate``) as a parameter; keep it out
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
 
     # ------------------------------------------------------------- overrides
     def _default_featurizer(self):  # pragma: no cover - abstract
@@ -172,13 +177,21 @@ class CrystalNetMixin:
     def get_default_callbacks(self):
         """skorch's default callbacks plus early stopping / gradient clipping when asked."""
         callbacks = list(super().get_default_callbacks())
-        if self.early_stopping:
-            patience = 10 if self.early_stopping is True else int(self.early_stopping)
+        # skorch also calls this from set_params; invalid values are reported by fit, not here
+        try:
+            patience = 10 if self.early_stopping is True else int(self.early_stopping or 0)
+        except (TypeError, ValueError, OverflowError):
+            patience = 0
+        if patience >= 1:
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=patience, load_best=True))
             )
-        if self.gradient_clipping:
-            callbacks.append(("gradient_clipping", GradientNormClipping(float(self.gradient_clipping))))
+        try:
+            clip = float(self.gradient_clipping) if self.gradient_clipping else 0.0
+        except (TypeError, ValueError):
+            clip = 0.0
+        if clip > 0:
+            callbacks.append(("gradient_clipping", GradientNormClipping(clip)))
         return callbacks
 
     def initialize_module(self):
@@ -240,6 +253,9 @@ class CrystalNetMixin:
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Continue training for ``max_epochs`` more epochs on the same kind of input."""
+        if fit_params.get("_routing_method") == "fit":
+            # skorch's own fit() calls partial_fit with data this class already prepared
+            return super().partial_fit(X, y, **fit_params)
         if not getattr(self, "initialized_", False):
             return self.fit(X, y, **fit_params)
         Xf = self._featurize(X, fit=False)
@@ -251,6 +267,10 @@ class CrystalNetMixin:
 
     def _raw_output(self, X):
         """Module outputs for ``X`` (structures or features) and the rows needing the fallback."""
+        if not getattr(self, "initialized_", False) or not hasattr(self, "featurizer_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call 'fit' with training data first"
+            )
         Xf = self._featurize(X, fit=False)
         bad = self._bad_rows(Xf)
         n = _n_rows(Xf)
