@@ -424,7 +424,7 @@ class Voxelizer(StructureFeaturizer):
                 f"({int(n_coll.sum())} shared voxels in total, e.g. rows {hit[:5].tolist()}); their "
                 "contributions were summed. A larger grid separates them.",
                 VoxelCollisionWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         return out
 
