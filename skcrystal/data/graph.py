@@ -42,7 +42,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- neighbours
-def periodic_neighbors(lattice, frac, cutoff, max_neighbors=None, tol=1e-8):
+def periodic_neighbors(lattice, frac, cutoff, max_neighbors=None, complete_shells=True, tol=1e-8, shell_tol=1e-4):
     """All neighbours within ``cutoff`` of every site, over all periodic images.
 
     Parameters
@@ -57,8 +57,17 @@ def periodic_neighbors(lattice, frac, cutoff, max_neighbors=None, tol=1e-8):
     max_neighbors : int or None, default=None
         Keep at most this many nearest neighbours per site (ties broken by
         neighbour index, then image offset).  ``None`` keeps all.
+    complete_shells : bool, default=True
+        With ``max_neighbors``, also keep the neighbours tied (within
+        ``shell_tol``) with the last one kept, so a shell of equidistant
+        neighbours is never cut.  This makes the graph independent of the
+        order of the sites and of the choice of origin.  ``False`` keeps
+        exactly ``max_neighbors`` (CGCNN's rule; which member of a cut shell is
+        kept then depends on site order).
     tol : float, default=1e-8
         Pairs closer than this (an atom and itself in the home cell) are dropped.
+    shell_tol : float, default=1e-4
+        Distances within this many Å count as one shell.
 
     Returns
     -------
@@ -94,7 +103,15 @@ def periodic_neighbors(lattice, frac, cutoff, max_neighbors=None, tol=1e-8):
     if max_neighbors is not None and len(ci):
         starts = np.searchsorted(ci, np.arange(n))
         rank = np.arange(len(ci)) - starts[ci]
-        keep = rank < int(max_neighbors)
+        k = int(max_neighbors)
+        keep = rank < k
+        if complete_shells:
+            counts = np.bincount(ci, minlength=n)
+            last = starts + np.minimum(counts, k) - 1  # position of the k-th nearest per centre
+            has = counts > 0
+            kth = np.full(n, -np.inf)
+            kth[has] = d[last[has]]
+            keep |= d <= kth[ci] + shell_tol
         ci, cj, img, d = ci[keep], cj[keep], img[keep], d[keep]
     return ci, cj, img, d
 

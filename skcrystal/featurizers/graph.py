@@ -44,6 +44,13 @@ class CrystalGraph(StructureFeaturizer):
         deterministically by neighbour index and image); ``None`` keeps all
         within ``cutoff``; ``0`` builds graphs without edges (enough for
         :class:`~skcrystal.models.CANNRegressor`).
+    complete_shells : bool, default=True
+        With ``max_neighbors``, keep every neighbour tied (within 1e-4 Å) with
+        the last one kept, so a shell of equidistant neighbours is never cut
+        and the graph does not depend on the site order or the origin (edge
+        vectors included).  ``False`` keeps exactly ``max_neighbors``, as
+        CGCNN does (which members of a cut shell survive then depends on the
+        site order).
     gaussian_step : float, default=0.2
         Spacing of the Gaussian distance basis, centres ``0, step, …, cutoff``.
     gaussian_width : float or None, default=None
@@ -85,9 +92,9 @@ class CrystalGraph(StructureFeaturizer):
     >>> from pymatgen.core import Lattice, Structure
     >>> from skcrystal.featurizers import CrystalGraph
     >>> nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    >>> g = CrystalGraph(cutoff=4.0, max_neighbors=None).fit_transform([nacl])[0, 0]
-    >>> g.n_atoms, g.n_edges
-    (2, 36)
+    >>> g = CrystalGraph(cutoff=6.0, max_neighbors=None).fit_transform([nacl])[0, 0]
+    >>> g.n_atoms, g.n_edges  # per atom: 8 neighbours at 4.88 Å, 6 own images at 5.64 Å
+    (2, 28)
     """
 
     _output_kind = "object"
@@ -102,6 +109,7 @@ class CrystalGraph(StructureFeaturizer):
         self,
         cutoff=8.0,
         max_neighbors=12,
+        complete_shells=True,
         gaussian_step=0.2,
         gaussian_width=None,
         edge_vectors=True,
@@ -114,6 +122,7 @@ class CrystalGraph(StructureFeaturizer):
     ):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
+        self.complete_shells = complete_shells
         self.gaussian_step = gaussian_step
         self.gaussian_width = gaussian_width
         self.edge_vectors = edge_vectors
@@ -163,7 +172,9 @@ class CrystalGraph(StructureFeaturizer):
     def _featurize_one(self, structure):
         lattice, frac, Z = structure_arrays(structure)
         frac = frac % 1.0
-        ci, cj, img, d = periodic_neighbors(lattice, frac, float(self.cutoff), self.max_neighbors)
+        ci, cj, img, d = periodic_neighbors(
+            lattice, frac, float(self.cutoff), self.max_neighbors, complete_shells=bool(self.complete_shells)
+        )
         canon = canonical_lattice_matrix(lattice)
         vec = (frac[cj] + img - frac[ci]) @ canon
         centers = gaussian_centers(0.0, float(self.cutoff), float(self.gaussian_step))
