@@ -1,0 +1,169 @@
+"""CGNN: module shapes, invariances, pipeline + GridSearchCV, classification, pickling, errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Structure
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+
+from conftest import rotate, translate
+from skcrystal.data.graph import collate_graphs
+from skcrystal.featurizers import CrystalGraph
+from skcrystal.models import CGNNClassifier, CGNNRegressor
+from skcrystal.nn.cgnn import CGNN
+
+TINY = dict(max_epochs=3, batch_size=16, module__atom_fea_len=8, module__n_conv=2, module__h_fea_len=8,
+            module__global_fea_len=8, random_state=0, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def frame(perovskites, mp_frame):
+    import pandas as pd
+
+    a = perovskites.iloc[:20][["structure"]].assign(y=perovskites["heat_ref"].iloc[:20].to_numpy())
+    b = mp_frame.iloc[:20][["structure"]].assign(y=mp_frame["formation_energy_per_atom"].iloc[:20].to_numpy())
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_module_shapes_and_no_sklearn_import():
+    import skcrystal.nn.cgnn as mod
+
+    src = open(mod.__file__).read()
+    assert "sklearn" not in src and "skorch" not in src
+    graphs = CrystalGraph(cutoff=4.0).fit_transform(
+        [Structure([[3, 0, 0], [0, 3, 0], [0, 0, 3]], ["Fe"], [[0, 0, 0]])] * 3
+    )[:, 0]
+    inputs = collate_graphs(list(graphs))
+    for pooling in ("mean", "sum"):
+        for dense in (True, False):
+            net = CGNN(24, graphs[0].n_edge_features, 248, n_outputs=5, atom_fea_len=8, n_conv=2, h_fea_len=8,
+                       global_fea_len=4, pooling=pooling, dense_skip=dense)
+            net.train()
+            assert net(**inputs).shape == (3, 5)
+    with pytest.raises(ValueError, match="pooling"):
+        CGNN(24, 25, pooling="max")
+
+
+def _fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
+
+
+def test_fit_predict_on_structures_and_learning(frame):
+    X, y = frame["structure"], frame["y"]
+    m = _fit(CGNNRegressor(**{**TINY, "max_epochs": 15, "lr": 3e-3}), X, y)
+    pred = m.predict(X)
+    assert pred.shape == (len(X),) and np.isfinite(pred).all()
+    losses = m.history_[:, "train_loss"]
+    assert losses[-1] < losses[0], "training should reduce the loss"
+    assert m.module_dims_["n_atom_features"] == 24 and m.module_dims_["n_global_features"] == 248
+    assert isinstance(m.featurizer_, CrystalGraph)
+
+
+def test_predictions_invariant_under_rotation_translation_permutation(frame):
+    X = list(frame["structure"].iloc[[0, 1, 25, 30]])
+    m = _fit(CGNNRegressor(**TINY), frame["structure"], frame["y"])
+    base = m.predict(X)
+    rng = np.random.RandomState(0)
+    perm = []
+    for s in X:
+        p = rng.permutation(len(s))
+        perm.append(Structure(s.lattice, [s.species[i] for i in p], s.frac_coords[p]))
+    for moved in ([rotate(s, k) for k, s in enumerate(X)], [translate(s) for s in X], perm):
+        np.testing.assert_allclose(m.predict(moved), base, rtol=1e-4, atol=1e-5)
+
+
+def test_supercell_invariance_with_mean_pooling(frame):
+    """Mean pooling without the (cell-dependent) global vector predicts an intensive target per cell."""
+    X = list(frame["structure"].iloc[[0, 21, 30]])
+    pipe = make_pipeline(CrystalGraph(cutoff=5.0, global_features=None), CGNNRegressor(**TINY))
+    _fit(pipe, frame["structure"], frame["y"])
+    sup = [s * (2, 1, 1) for s in X]
+    np.testing.assert_allclose(pipe.predict(sup), pipe.predict(X), rtol=1e-4, atol=1e-5)
+
+
+def test_pipeline_grid_search_over_cutoff_and_module_param(frame):
+    pipe = make_pipeline(CrystalGraph(), CGNNRegressor(**{**TINY, "max_epochs": 2}))
+    grid = {"crystalgraph__cutoff": [4.0, 6.0], "cgnnregressor__module__n_conv": [1, 2]}
+    gs = GridSearchCV(pipe, grid, cv=KFold(2, shuffle=True, random_state=0), scoring="neg_mean_absolute_error",
+                      error_score="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs.fit(frame[["structure"]], frame["y"])
+    assert len(gs.cv_results_["params"]) == 4
+    assert np.isfinite(gs.cv_results_["mean_test_score"]).all()
+    assert gs.predict(frame[["structure"]]).shape == (len(frame),)
+
+
+def _crystal_system(s):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return SpacegroupAnalyzer(s, symprec=0.1).get_crystal_system()
+
+
+@pytest.mark.parametrize("target", ["crystal_system", "space_group"])
+def test_classification_symmetry_targets(frame, target):
+    from skcrystal.data.encodings import spacegroup_number
+
+    X = frame["structure"]
+    if target == "crystal_system":
+        y = np.array([_crystal_system(s) for s in X])
+    else:
+        y = np.array([spacegroup_number(s) for s in X])
+    m = _fit(CGNNClassifier(**{**TINY, "max_epochs": 4}), X, y)
+    proba = m.predict_proba(X)
+    assert proba.shape == (len(X), len(np.unique(y)))
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-6)
+    assert set(m.predict(X)) <= set(y)
+    assert m.module_dims_["n_outputs"] == len(np.unique(y))
+
+
+def test_pickle_and_same_seed(frame):
+    X, y = frame["structure"], frame["y"]
+    m = _fit(CGNNRegressor(**TINY), X, y)
+    m2 = pickle.loads(pickle.dumps(m))
+    np.testing.assert_allclose(m2.predict(X), m.predict(X), rtol=1e-6)
+    m3 = _fit(CGNNRegressor(**TINY), X, y)
+    np.testing.assert_allclose(m3.predict(X), m.predict(X), rtol=1e-6)
+
+
+def test_clear_errors(frame):
+    X, y = frame["structure"], frame["y"]
+    with pytest.raises(ValueError, match="crystal graphs"):
+        CGNNRegressor(**TINY).fit(np.zeros((4, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="row 1"):
+        CGNNRegressor(**TINY).fit(np.array([[None], ["x"]], dtype=object), np.zeros(2))
+    m = _fit(CGNNRegressor(**TINY), X, y)
+    graphs = CrystalGraph().fit_transform(X)
+    with pytest.raises(ValueError, match="structures"):
+        m.predict(graphs)
+    # graphs with different settings in one fit
+    g1 = CrystalGraph(cutoff=4.0).fit_transform(X.iloc[:2])
+    g2 = CrystalGraph(cutoff=5.0).fit_transform(X.iloc[2:4])
+    with pytest.raises(ValueError, match="same CrystalGraph settings"):
+        CGNNRegressor(**TINY).fit(np.concatenate([g1, g2]), y.iloc[:4])
+
+
+def test_failed_graph_rows_get_fallback(frame):
+    X, y = frame["structure"], frame["y"].to_numpy()
+    graphs = CrystalGraph().fit_transform(X)
+    graphs[3, 0] = None  # what CrystalGraph(on_error="nan") returns for a structure it cannot build
+    with pytest.warns(UserWarning, match="could not be featurized"):
+        m = CGNNRegressor(**TINY).fit(graphs, y)
+    pred = m.predict(graphs)
+    assert pred[3] == pytest.approx(np.median(np.delete(y, 3))) or pred[3] == pytest.approx(np.median(y))
+    assert np.isfinite(pred).all()
+
+
+def test_single_atom_batch_trains():
+    """A batch holding one single-atom crystal must not break BatchNorm."""
+    from pymatgen.core import Lattice
+
+    X = [Structure(Lattice.cubic(a), ["Cu"], [[0, 0, 0]]) for a in (3.0, 3.2, 3.4)]
+    m = _fit(CGNNRegressor(**{**TINY, "batch_size": 1}), X, [1.0, 2.0, 3.0])
+    assert np.isfinite(m.predict(X)).all()
