@@ -80,7 +80,7 @@ def _count_collisions(flat, w, tol=1e-9):
     return int(np.count_nonzero(counts > 1))
 
 
-def voxelize(frac, values, grid, periodic=True, dtype=np.float32):
+def voxelize(frac, values, grid, periodic=True, dtype=np.float32, out=None):
     """Draw atoms with trilinear anti-aliasing into a ``(C, N, N, N)`` grid.
 
     Parameters
@@ -96,6 +96,9 @@ def voxelize(frac, values, grid, periodic=True, dtype=np.float32):
         Wrap corners across the cell faces.  ``False`` drops the part of an
         atom's weight that falls outside the cell.
     dtype : numpy dtype, default=float32
+    out : ndarray of shape (C·N³,), optional
+        Zero-filled, contiguous buffer to draw into (added to, not cleared);
+        lets a caller fill a row of a preallocated matrix without a copy.
 
     Returns
     -------
@@ -106,7 +109,10 @@ def voxelize(frac, values, grid, periodic=True, dtype=np.float32):
     n_ch = values.shape[1]
     n3 = grid**3
     flat, w = _corners(frac, grid, periodic)
-    out = np.zeros(n_ch * n3, dtype=dtype)
+    if out is None:
+        out = np.zeros(n_ch * n3, dtype=dtype)
+    elif out.shape != (n_ch * n3,):
+        raise ValueError(f"out must have shape ({n_ch * n3},), got {out.shape}")
     # only the non-zero channel values are written (atom codes are sparse):
     # every (atom, channel) pair spreads over the atom's 8 corners
     a_idx, ch = np.nonzero(values)
@@ -114,7 +120,7 @@ def voxelize(frac, values, grid, periodic=True, dtype=np.float32):
         target = ch[:, None] * n3 + flat[a_idx]  # (P, 8)
         contrib = w[a_idx] * values[a_idx, ch][:, None]
         keep = (flat[a_idx] >= 0) & (contrib != 0)
-        np.add.at(out, target[keep], contrib[keep].astype(dtype))
+        np.add.at(out, target[keep], contrib[keep].astype(out.dtype))
     return out.reshape(n_ch, grid, grid, grid)
 
 
@@ -392,21 +398,27 @@ class Voxelizer(StructureFeaturizer):
             frac = frac - np.floor(frac)
         flat, w = _corners(frac, self.grid, self.periodic)
         n_coll = _count_collisions(flat, w)
-        if self.output == "lazy":
-            return VoxelRecord(frac, values, int(self.grid), bool(self.periodic), g), n_coll
-        return voxelize(frac, values, self.grid, self.periodic), g, n_coll
+        if self.output == "dense":
+            return voxelize(frac, values, self.grid, self.periodic), g, n_coll
+        # lazy, and flat (drawn straight into its row of the output in _assemble)
+        return VoxelRecord(frac, values, int(self.grid), bool(self.periodic), g), n_coll
 
     def _assemble(self, results):
         n = len(results)
         n_coll = np.zeros(n, dtype=np.int64)
         if self.output == "flat":
             n_vox = self.n_channels_ * self.grid**3
-            out = np.full((n, n_vox + self.n_globals_), np.nan, dtype=np.float32)
+            # zeros() maps untouched pages lazily; each record is drawn into its own row,
+            # so the peak is the output matrix plus one structure's corner arrays
+            out = np.zeros((n, n_vox + self.n_globals_), dtype=np.float32)
             for i, r in enumerate(results):
-                if r is not None:
-                    vox, g, n_coll[i] = r
-                    out[i, :n_vox] = vox.reshape(-1)
-                    out[i, n_vox:] = g
+                if r is None:
+                    out[i] = np.nan
+                    continue
+                rec, n_coll[i] = r
+                voxelize(rec.frac, rec.values, rec.grid, rec.periodic, out=out[i, :n_vox])
+                out[i, n_vox:] = rec.globals_
+                results[i] = None
         else:
             out = np.empty((n, 2), dtype=object)
             for i, r in enumerate(results):
