@@ -104,6 +104,7 @@ def test_nnn_classifier_and_early_stopping(perovskites):
                       module__hidden=(16,), random_state=0).fit(X, y)
     assert set(c.classes_) == {0, 1}
     assert len(c.history) <= 30 and "valid_loss" in c.history[-1]
+    assert 0.4 <= c.history[-1]["valid_acc"] <= 1.0  # scored on encoded labels
     proba = c.predict_proba(X)
     assert proba.shape == (len(X), 2) and np.allclose(proba.sum(axis=1), 1)
     with pytest.raises(ValueError, match="validation_fraction"):

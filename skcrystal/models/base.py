@@ -44,7 +44,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, GradientNormClipping
+from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping
 from skorch.dataset import ValidSplit
 
 from ..utils.validation import check_target, is_structure_input
@@ -65,6 +65,16 @@ def _take(X, idx):
     if isinstance(X, np.ndarray):
         return X[idx]
     return [X[i] for i in idx]
+
+
+def _encoded_accuracy(net, X, y):
+    """Accuracy of the arg-max logits against label-encoded targets (skorch scoring callable)."""
+    pred = net.forward(X, training=False).argmax(dim=-1).cpu().numpy()
+    if y is None:
+        from skorch.dataset import get_len
+
+        y = np.concatenate([np.asarray(b[1]) for b in net.get_iterator(X)])[: get_len(X)]
+    return float(np.mean(pred == np.asarray(y).ravel()))
 
 
 class CrystalNetMixin:
@@ -103,6 +113,9 @@ class CrystalNetMixin:
 
     # ---------------------------------------------------------- featurizing
     def _featurize(self, X, fit):
+        if isinstance(X, torch.utils.data.Dataset):
+            # skorch's own callbacks call predict on the prepared validation dataset
+            return X
         if is_structure_input(X):
             if fit:
                 feat = self.featurizer if self.featurizer is not None else self._default_featurizer()
@@ -393,6 +406,12 @@ class CrystalNetClassifier(CrystalNetMixin, NeuralNetClassifier):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.gradient_clipping = gradient_clipping
+
+    @property
+    def _default_callbacks(self):
+        # skorch's valid_acc compares net.predict (user labels) with the encoded y: score on codes instead
+        return [(name, EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False))
+                if name == "valid_acc" else (name, cb) for name, cb in super()._default_callbacks]
 
     @property
     def classes_(self):
