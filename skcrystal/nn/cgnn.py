@@ -38,13 +38,18 @@ class CGConv(nn.Module):
 
     def __init__(self, atom_fea_len, edge_fea_len, norm="batch"):
         super().__init__()
-        self.fc = nn.Linear(2 * atom_fea_len + edge_fea_len, 2 * atom_fea_len)
+        # one linear map of z_ij = v_i ⊕ v_j ⊕ e_ij, split into its three blocks so the
+        # atom parts are computed once per atom instead of once per edge (same function)
+        self.fc_center = nn.Linear(atom_fea_len, 2 * atom_fea_len)
+        self.fc_neighbor = nn.Linear(atom_fea_len, 2 * atom_fea_len, bias=False)
+        self.fc_edge = nn.Linear(edge_fea_len, 2 * atom_fea_len, bias=False)
         self.norm1 = make_norm(norm, 2 * atom_fea_len)
         self.norm2 = make_norm(norm, atom_fea_len)
 
     def forward(self, v, edge_index, e):
         ci, cj = edge_index[0], edge_index[1]
-        z = self.norm1(self.fc(torch.cat([v[ci], v[cj], e], dim=1)))
+        z = self.fc_center(v).index_select(0, ci) + self.fc_neighbor(v).index_select(0, cj) + self.fc_edge(e)
+        z = self.norm1(z)
         gate, core = z.chunk(2, dim=1)
         msg = torch.sigmoid(gate) * F.softplus(core)
         agg = scatter_sum(msg, ci, v.shape[0])
