@@ -169,3 +169,11 @@ def test_rows_that_fail_get_the_fallback(frame):
     with pytest.warns(UserWarning):
         pred = m.predict(X)
     assert len(pred) == 12 and pred[3] == pytest.approx(np.median(y))
+
+
+@pytest.mark.parametrize("norm", [None, "group", "batch"])
+def test_norm_options(norm):
+    net = CCNN(n_channels=2, grid=6, n_globals=3, width=0.1, norm=norm)
+    assert net(torch.rand(3, 2, 6, 6, 6), torch.rand(3, 3)).shape == (3, 1)
+    with pytest.raises(ValueError, match="norm must be"):
+        CCNN(n_channels=2, grid=6, norm="layer")

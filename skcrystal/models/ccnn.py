@@ -102,6 +102,11 @@ _CCNN_DOC = """
         Network; ``module__width`` scales every width (e.g. 0.25 for a model
         16× cheaper), ``module__dropout``, ``module__head``,
         ``module__conv_channels``, ``module__global_to_head`` tune it.
+    module__norm : {"group", "batch", None}, default="group"
+        Normalisation after each convolution.  The paper has none
+        (``None``); GroupNorm is our default because the plain stack trains
+        much more slowly (perovskites, grid 8, 30 epochs at lr 3e-4: test MAE
+        0.25 eV with GroupNorm, 0.37 eV without; mean predictor 0.53 eV).
     max_epochs : int, default=20
     lr : float, default=3e-4
     batch_size : int, default=32
@@ -176,11 +181,12 @@ class CCNNRegressor(_CCNNMixin, CrystalNetRegressor):
     def __init__(self, module=CCNN, *, max_epochs=20, lr=3e-4, batch_size=32, optimizer=torch.optim.Adam,
                  dataset=VoxelDataset, iterator_train__shuffle=True,
                  iterator_train__collate_fn=collate_voxels, iterator_valid__collate_fn=collate_voxels,
-                 verbose=0, **kwargs):
+                 module__norm="group", verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                          dataset=dataset, iterator_train__shuffle=iterator_train__shuffle,
                          iterator_train__collate_fn=iterator_train__collate_fn,
-                         iterator_valid__collate_fn=iterator_valid__collate_fn, verbose=verbose, **kwargs)
+                         iterator_valid__collate_fn=iterator_valid__collate_fn, module__norm=module__norm,
+                         verbose=verbose, **kwargs)
 
 
 class CCNNClassifier(_CCNNMixin, CrystalNetClassifier):
@@ -189,8 +195,9 @@ class CCNNClassifier(_CCNNMixin, CrystalNetClassifier):
     def __init__(self, module=CCNN, *, max_epochs=20, lr=3e-4, batch_size=32, optimizer=torch.optim.Adam,
                  dataset=VoxelDataset, iterator_train__shuffle=True,
                  iterator_train__collate_fn=collate_voxels, iterator_valid__collate_fn=collate_voxels,
-                 verbose=0, **kwargs):
+                 module__norm="group", verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                          dataset=dataset, iterator_train__shuffle=iterator_train__shuffle,
                          iterator_train__collate_fn=iterator_train__collate_fn,
-                         iterator_valid__collate_fn=iterator_valid__collate_fn, verbose=verbose, **kwargs)
+                         iterator_valid__collate_fn=iterator_valid__collate_fn, module__norm=module__norm,
+                         verbose=verbose, **kwargs)
