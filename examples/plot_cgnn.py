@@ -30,7 +30,7 @@ from skcrystal.models import CANNRegressor, CGNNRegressor  # noqa: E402
 warnings.simplefilter("ignore")
 torch.set_num_threads(2)
 
-df = load_perovskites(n_samples=400, random_state=0)
+df = load_perovskites(n_samples=200, random_state=0)
 
 # %%
 # One graph
@@ -57,9 +57,9 @@ fig.tight_layout()
 X_tr, X_te, y_tr, y_te = train_test_split(df["structure"], df["heat_ref"], test_size=0.25, random_state=0)
 cgnn = make_pipeline(
     CrystalGraph(cutoff=8.0),
-    CGNNRegressor(max_epochs=15, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu"),
+    CGNNRegressor(max_epochs=10, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu"),
 )
-cann = CANNRegressor(max_epochs=15, lr=1e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu")
+cann = CANNRegressor(max_epochs=10, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu")
 for name, model in [("CGNN", cgnn), ("CANN", cann)]:
     model.fit(X_tr, y_tr)
     print(f"{name}: test MAE {mean_absolute_error(y_te, model.predict(X_te)):.3f} eV "
