@@ -44,7 +44,7 @@ __all__ = [
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 _CITATIONS = {
-    "perovskites": "Castelli, I. E. et al. New cubic perovskites for one- and two-photon water splitting "
+    "castelli_perovskites": "Castelli, I. E. et al. New cubic perovskites for one- and two-photon water splitting "
     "using the computational materials repository. Energy Environ. Sci. 5, 9034 (2012).",
     "mp_formation_energy": "Faber, F., Lindmaa, A., von Lilienfeld, O. A. & Armiento, R. Crystal structure "
     "representations for machine learning models of formation energies. Int. J. Quantum Chem. 115, 1094 (2015).",
