@@ -29,6 +29,8 @@ def _foundation():
                                {"electroncounts__thermometer": [0, 3000]}),
             "FaithfulFeaturizer": (lambda: F.FaithfulFeaturizer(), "transformer",
                                    {"faithfulfeaturizer__symmetry": ["onehot", "ordinal"]}),
+            "FractionalCoordinateEncoding": (lambda: F.FractionalCoordinateEncoding(max_sites=30), "transformer",
+                                             {"fractionalcoordinateencoding__n_frequencies": [2, 3]}),
             "FaithfulBinned": (lambda: F.FaithfulBinned(bins=(8, 8, 4, 4), on_error="nan"), "transformer",
                                {"faithfulbinned__n_frequencies": [2, 3]}),
             "CompositionFeatures": (lambda: F.CompositionFeatures(presets=("stoichiometry", "valence_orbital")),

@@ -12,6 +12,7 @@ from skcrystal.featurizers import (
     ElectronCounts,
     FaithfulBinned,
     FaithfulFeaturizer,
+    FractionalCoordinateEncoding,
     LatticeEncoding,
     LeftStepComposition,
     SpaceGroupEncoding,
@@ -31,7 +32,7 @@ REFERENCE_CODES = {
 
 ALL = [LeftStepComposition(), LatticeEncoding(include_parameters=True), SpaceGroupEncoding(),
        SpaceGroupEncoding(kind="point_group"), ElectronCounts(), FaithfulFeaturizer(), FaithfulBinned(),
-       CompositionFeatures()]
+       CompositionFeatures(), FractionalCoordinateEncoding()]
 
 
 @pytest.mark.parametrize("el", sorted(REFERENCE_CODES))
@@ -71,7 +72,7 @@ def test_rotation_and_permutation_invariance(feat, mp_frame):
         np.testing.assert_allclose(feat.transform([permute(s, seed) for s in X]), base, atol=1e-8)
 
 
-@pytest.mark.parametrize("feat", [f for f in ALL if not isinstance(f, FaithfulBinned)], ids=lambda f: type(f).__name__)
+@pytest.mark.parametrize("feat", [f for f in ALL if not isinstance(f, (FaithfulBinned, FractionalCoordinateEncoding))], ids=lambda f: type(f).__name__)
 def test_translation_invariance(feat, mp_frame):
     X = list(mp_frame["structure"].iloc[:8])
     np.testing.assert_allclose(feat.fit_transform([translate(s) for s in X]), feat.fit_transform(X), atol=1e-8)
@@ -164,3 +165,15 @@ def test_featurize_dataframe_and_progress(perovskites):
     out = LeftStepComposition(verbose=1).featurize_dataframe(df)
     assert list(out.index) == list(df.index) and "leftstep_mean_pair0" in out.columns
     assert out.shape[1] == 2 + 24
+
+
+def test_fractional_coordinate_encoding_layout(mp_frame):
+    s = mp_frame["structure"].iloc[0]
+    f = FractionalCoordinateEncoding(max_sites=30).fit([s])
+    v = f.transform([s])[0].reshape(30, -1)
+    assert v.shape[1] == 1 + 24 + 15
+    assert v[:, 0].sum() == len(s) and not v[len(s):].any()
+    Z = sorted(site.specie.Z for site in s)
+    np.testing.assert_allclose(v[: len(s), 1:25], atom_codes(Z))
+    with pytest.raises(ValueError, match="do not fit max_sites=1"):
+        FractionalCoordinateEncoding(max_sites=1).fit_transform([s * (2, 1, 1)])

@@ -5,6 +5,8 @@ numeric matrix with readable column names:
 
 * :class:`LeftStepComposition` — composition-weighted left-step atom codes;
 * :class:`LatticeEncoding` — sinusoidal code of the (rotation-free) lattice;
+* :class:`FractionalCoordinateEncoding` — per-site atom code and fractional-coordinate
+  sinusoids, padded to a fixed number of slots;
 * :class:`SpaceGroupEncoding` — space-group (230) or point-group (32) one-hot,
   or ordinal symmetry numbers for trees;
 * :class:`ElectronCounts` — electron counts of the cell (the features that
@@ -41,6 +43,7 @@ __all__ = [
     "ElectronCounts",
     "FaithfulBinned",
     "FaithfulFeaturizer",
+    "FractionalCoordinateEncoding",
     "LatticeEncoding",
     "LeftStepComposition",
     "SpaceGroupEncoding",
@@ -470,3 +473,60 @@ class FaithfulBinned(StructureFeaturizer):
             names += [f"bin{b}_occupied{j}" for j in range(int(cap))]
             names += [f"bin{b}_atom{j}_{a}" for j in range(int(cap)) for a in axes]
         return names
+
+
+class FractionalCoordinateEncoding(StructureFeaturizer):
+    """Per-site faithful code padded to a fixed number of slots.
+
+    Each slot holds an occupancy flag, the site's 24-dim left-step atom code
+    and the sinusoids ``sin(2π·2^(i+1)·x)``, i = 0..n−1, of its fractional
+    coordinates (unchanged by lattice translations ``x → x + 1``).  Sites are
+    sorted by atomic number, then by wrapped fractional coordinates, so the
+    vector does not depend on site order or on rotating the crystal; it does
+    change under a rigid translation of all atoms (absolute positions are
+    encoded, as in the paper).
+
+    Parameters
+    ----------
+    max_sites : int, default=40
+        Number of slots; a larger cell raises (``on_error`` applies).
+    n_frequencies : int, default=5
+        Octaves of the sinusoids (the paper: 5).
+    n_jobs, verbose, on_error
+        See :class:`skcrystal.base.StructureFeaturizer`.
+    """
+
+    _citations = (FAITHFUL_CITATION,)
+
+    def __init__(self, max_sites=40, n_frequencies=5, n_jobs=None, verbose=0, on_error="raise"):
+        self.max_sites = max_sites
+        self.n_frequencies = n_frequencies
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _check_params(self):
+        super()._check_params()
+        if int(self.max_sites) < 1 or int(self.n_frequencies) < 1:
+            raise ValueError("max_sites and n_frequencies must be >= 1")
+
+    def _featurize_one(self, structure):
+        n_slots, nf = int(self.max_sites), int(self.n_frequencies)
+        if len(structure) > n_slots:
+            raise ValueError(f"{len(structure)} sites do not fit max_sites={n_slots}")
+        Z = _atomic_numbers(structure)
+        frac = np.mod(structure.frac_coords, 1.0)
+        frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
+        r = np.round(frac, 6)
+        order = np.lexsort((r[:, 2], r[:, 1], r[:, 0], Z))
+        width = 1 + ATOM_CODE_SIZE + 3 * nf
+        out = np.zeros((n_slots, width))
+        out[: len(Z), 0] = 1.0
+        out[: len(Z), 1 : 1 + ATOM_CODE_SIZE] = atom_codes(Z[order])
+        out[: len(Z), 1 + ATOM_CODE_SIZE :] = frac_sinusoids(frac[order], nf)
+        return out.reshape(-1)
+
+    def _feature_names(self):
+        axes = [f"{ax}_sin{2 ** (k + 1)}" for ax in "xyz" for k in range(int(self.n_frequencies))]
+        per = ["occupied", *ATOM_CODE_NAMES, *axes]
+        return [f"site{j}_{p}" for j in range(int(self.max_sites)) for p in per]
