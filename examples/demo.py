@@ -23,7 +23,7 @@ from skcrystal.models import GBTRegressor, NNNRegressor
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-samples", type=int, default=2000, help="subset size (0 = all 7572)")
-    ap.add_argument("--epochs", type=int, default=60, help="NNN epochs")
+    ap.add_argument("--epochs", type=int, default=40, help="NNN epochs")
     ap.add_argument("--out", default="demo_output", help="output folder")
     args = ap.parse_args()
 
@@ -43,7 +43,7 @@ def main():
     models = {
         "Dummy (mean)": DummyRegressor(),
         "GBT": GBTRegressor(n_jobs=2, random_state=0),
-        "NNN": NNNRegressor(max_epochs=args.epochs, module__hidden=(512, 512, 512), batch_size=128, lr=1e-3,
+        "NNN": NNNRegressor(max_epochs=args.epochs, module__hidden=(256, 256, 256), batch_size=128, lr=1e-3,
                             random_state=0),
     }
     print("5-fold cross-validation (shuffled, matbench seed):")
