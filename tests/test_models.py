@@ -116,3 +116,17 @@ def test_nnn_on_features_from_a_pipeline(perovskites):
     pipe = make_pipeline(FaithfulFeaturizer(), NNNRegressor(**TINY)).fit(X, y)
     assert pipe[-1].module_dims_["n_features"] == FaithfulFeaturizer().fit(X).n_features_out_
     assert pipe.predict(X).shape == (30,)
+
+
+@pytest.mark.parametrize("est", [GBTRegressor(n_estimators=50, n_jobs=1, random_state=0),
+                                 GBTClassifier(n_estimators=50, n_jobs=1, random_state=0)],
+                         ids=["GBTRegressor", "GBTClassifier"])
+def test_gbt_passes_check_estimator_on_numeric_input(est):
+    # on a plain feature matrix the baseline is a complete scikit-learn estimator
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(est, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed

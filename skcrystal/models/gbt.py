@@ -7,7 +7,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..featurizers.composition import CompositionFeatures
 from ..featurizers.faithful import CLAUSSEN_CITATION, ElectronCounts, SpaceGroupEncoding
@@ -85,13 +86,22 @@ class _GBTBase(BaseEstimator):
                 self.featurizer_ = None
             elif self.featurizer_ is not None:
                 raise ValueError(f"{type(self).__name__} was fitted on structures; pass structures to predict too")
-            Xf = X
+            # a numeric matrix: scikit-learn's own validation (NaN allowed, xgboost routes it)
+            return validate_data(self, X, reset=fit, dtype=np.float64, ensure_all_finite="allow-nan",
+                                 accept_sparse=("csr", "csc"))
         Xf = check_array(Xf, dtype=np.float64, ensure_all_finite="allow-nan")
         if fit:
             self.n_features_in_ = Xf.shape[1]
         elif Xf.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {Xf.shape[1]} features, but {type(self).__name__} was fitted with {self.n_features_in_}")
+            raise ValueError(f"X has {Xf.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
         return Xf
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
 
     def get_feature_names(self):
         """Names of the features the trees were trained on (featurizer output names)."""
@@ -176,7 +186,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "model_")
-        return self.model_.predict(self._features(X, fit=False)).astype(np.float64)
+        return np.asarray(self.model_.predict(self._features(X, fit=False)), dtype=np.float64)
 
 
 class GBTClassifier(ClassifierMixin, _GBTBase):
@@ -213,6 +223,7 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
 
         Xf = self._features(X, fit=True)
         y = check_target(y, Xf.shape[0], classification=True)
+        check_classification_targets(y)
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
         codes = self.label_encoder_.transform(y)
@@ -247,6 +258,7 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
         -------
         ndarray of shape (n_samples,)
         """
+        check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 

@@ -85,6 +85,10 @@ def is_structure_input(X, column="structure"):
     """
     if isinstance(X, pd.DataFrame):
         return column in X.columns
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):
+        return False
     if isinstance(X, Structure):
         return True
     if isinstance(X, np.ndarray) and X.dtype != object:
@@ -307,6 +311,8 @@ def check_target(y, n_samples=None, *, classification=False, allow_nan=False):
     ValueError
         Naming the rows that hold NaN/inf and what to do.
     """
+    if y is None:
+        raise ValueError("this estimator requires y to be passed, but the target y is None")
     labels = list(y.index) if isinstance(y, (pd.Series, pd.DataFrame)) else None
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
@@ -314,13 +320,20 @@ def check_target(y, n_samples=None, *, classification=False, allow_nan=False):
         y = y.iloc[:, 0]
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is raveled",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {arr.shape}")
     if n_samples is not None and len(arr) != n_samples:
         raise ValueError(f"X has {n_samples} structures but y has {len(arr)} values")
     if classification:
-        bad = np.array([v is None or (isinstance(v, numbers.Real) and np.isnan(v)) for v in arr])
+        bad = np.array([v is None or (isinstance(v, numbers.Real) and not np.isfinite(v)) for v in arr], dtype=bool)
     else:
         try:
             arr = arr.astype(np.float64)
