@@ -42,7 +42,7 @@ def test_gbt_input_kind_must_match(perovskites):
     g2 = GBTRegressor(n_estimators=5).fit(feats, y)
     with pytest.raises(ValueError, match="fitted on features"):
         g2.predict(X)
-    with pytest.raises(ValueError, match="features, but GBTRegressor was fitted with"):
+    with pytest.raises(ValueError, match="X has 5 features, but GBTRegressor is expecting"):
         g2.predict(feats[:, :5])
 
 
