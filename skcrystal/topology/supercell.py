@@ -1,0 +1,74 @@
+"""ITT's supercell rule: repeat each axis until it is about ``length`` Å long."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["supercell_coords", "supercell_repeats"]
+
+
+def supercell_repeats(abc, length=64.0):
+    """Repeats per axis: ``max(1, round(length / a))`` (Python's round, half to even).
+
+    Parameters
+    ----------
+    abc : sequence of 3 floats
+        Lattice vector lengths (Å).
+    length : float or None, default=64.0
+        Target edge length (Å).  ``None`` or 0 means no repetition.
+
+    Returns
+    -------
+    tuple of 3 int
+    """
+    if not length:
+        return (1, 1, 1)
+    return tuple(max(1, round(length / float(x))) for x in abc)
+
+
+def _rowdot(x, m):
+    # x @ m written out so that every platform rounds identically (no BLAS/FMA)
+    return x[:, 0:1] * m[0] + x[:, 1:2] * m[1] + x[:, 2:3] * m[2]
+
+
+def supercell_coords(lattice, frac, Z, length=64.0):
+    """Cartesian coordinates and atomic numbers of ITT's supercell.
+
+    Reproduces, bit for bit and about 100x faster, the coordinates of
+    ``structure.make_supercell(supercell_repeats(abc, length))`` followed by
+    ``structure.cart_coords`` in pymatgen (sites in the same order, folded
+    into the supercell).
+
+    Parameters
+    ----------
+    lattice : ndarray of shape (3, 3)
+        Lattice vectors as rows.
+    frac : ndarray of shape (n, 3)
+        Fractional coordinates.
+    Z : ndarray of shape (n,)
+        Atomic numbers.
+    length : float or None, default=64.0
+        See :func:`supercell_repeats`.
+
+    Returns
+    -------
+    coords : ndarray of shape (n * na * nb * nc, 3)
+    Z : ndarray of shape (n * na * nb * nc,), int
+    """
+    lattice = np.asarray(lattice, dtype=np.float64)
+    frac = np.asarray(frac, dtype=np.float64).reshape(-1, 3)
+    Z = np.asarray(Z, dtype=np.int64)
+    cart0 = _rowdot(frac, lattice)
+    abc = np.sqrt((lattice**2).sum(axis=1))
+    reps = supercell_repeats(abc, length)
+    if reps == (1, 1, 1):
+        return cart0, Z
+    scale = np.diag(reps).astype(int)
+    new = np.dot(scale, lattice)
+    # lattice points of the supercell in pymatgen's order (x slowest)
+    grid = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3)
+    flat = np.dot(grid, np.linalg.inv(scale))
+    shifts = np.dot(flat, new)
+    cart = (cart0[:, None, :] + shifts[None, :, :]).reshape(-1, 3)
+    f = np.mod(np.mod(_rowdot(cart, np.linalg.inv(new)), 1), 1)
+    return _rowdot(f, new), np.repeat(Z, len(shifts))
