@@ -136,11 +136,11 @@ def throughput(args):
 
 
 # ------------------------------------------------------------------------- cv
-def _cv_scores(make, X, y, cv, classification=False):
+def _cv_scores(make, X, y, cv, classification=False, label=""):
     from sklearn.base import clone
 
     scores, t0 = [], time.perf_counter()
-    for tr, te in cv.split(X, y if classification else None):
+    for k, (tr, te) in enumerate(cv.split(X, y if classification else None)):
         est = clone(make)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -150,6 +150,8 @@ def _cv_scores(make, X, y, cv, classification=False):
             scores.append(float(np.mean(pred == y.iloc[te].to_numpy())))
         else:
             scores.append(float(np.mean(np.abs(pred - y.iloc[te].to_numpy()))))
+        if label:
+            print(f"  {label} fold {k}: {scores[-1]:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "folds": scores,
             "seconds": time.perf_counter() - t0}
 
@@ -188,16 +190,16 @@ def cv(args):
         kf = KFold(5, shuffle=True, random_state=0)
         res = {"n": len(df), "target": target}
         res["dummy_mean"] = _cv_scores(DummyRegressor(), X.to_frame(), y, kf)
-        print(name, "dummy", res["dummy_mean"]["mean"])
+        print(name, "dummy", res["dummy_mean"]["mean"], flush=True)
         if not args.no_gbt:
             try:
                 from skcrystal.models import GBTRegressor
 
                 res["gbt_default"] = _cv_scores(GBTRegressor(random_state=0, n_jobs=1), X, y, kf)
-                print(name, "GBT", res["gbt_default"]["mean"], f"{res['gbt_default']['seconds']:.0f}s")
+                print(name, "GBT", res["gbt_default"]["mean"], f"{res['gbt_default']['seconds']:.0f}s", flush=True)
             except Exception as exc:  # noqa: BLE001 - a baseline failing must not stop the benchmark
                 res["gbt_default"] = {"error": repr(exc)}
-        res["ccnn"] = _cv_scores(_ccnn(args), X, y, kf)
+        res["ccnn"] = _cv_scores(_ccnn(args), X, y, kf, label=f"{name} CCNN")
         print(name, "CCNN", res["ccnn"]["mean"], "+/-", res["ccnn"]["std"], f"{res['ccnn']['seconds']:.0f}s")
         out["tasks"][name] = res
         _save(f"cv_{args.tag}" if args.tag else "cv", out)
@@ -224,7 +226,7 @@ def spacegroup(args):
     majority = float(sg.value_counts(normalize=True).iloc[0])
     res = {"config": vars(args), "n": len(df), "classes": sorted(int(c) for c in top),
            "class_counts": {int(k): int(v) for k, v in sg.value_counts().items()}, "majority_baseline": majority}
-    res["ccnn"] = _cv_scores(_ccnn(args, classifier=True), X, sg, kf, classification=True)
+    res["ccnn"] = _cv_scores(_ccnn(args, classifier=True), X, sg, kf, classification=True, label="space group CCNN")
     print("space group", f"n={len(df)}", "majority", majority, "CCNN acc", res["ccnn"]["mean"], "+/-",
           res["ccnn"]["std"], f"{res['ccnn']['seconds']:.0f}s")
     _save(f"spacegroup_{args.tag}" if args.tag else "spacegroup", res)
