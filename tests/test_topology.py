@@ -1,0 +1,362 @@
+"""Tests of skcrystal.topology and the PersistentInteractionHomology featurizer (issue 5)."""
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+import skcrystal.datasets
+from skcrystal.featurizers.topology import PersistentInteractionHomology
+from skcrystal.topology import (
+    ITT_CLUSTERS,
+    alpha_interaction_complex,
+    alpha_persistence,
+    betti_counts,
+    cluster_labels,
+    diagram_stats,
+    interaction_barcodes,
+    make_grid,
+    persistence_image,
+    resolve_clusters,
+    rips_interaction_complex,
+    rips_persistence,
+    supercell_coords,
+    supercell_repeats,
+)
+from skcrystal.topology.periodic import periodic_images
+from skcrystal.utils.validation import structure_arrays
+
+DATA = Path(skcrystal.datasets.__file__).parent / "data"
+MOFS = sorted((DATA / "mof_cifs").glob("*.cif"))
+
+
+def load_mof(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Structure.from_file(str(path))
+
+
+def reference(path):
+    ref = np.load(DATA / "mof_pih_reference" / (path.stem + ".npz"))
+    return ref["part0"], ref["part1"], ref["part2"]
+
+
+@pytest.fixture(scope="module")
+def perovskite():
+    return Structure.from_spacegroup(
+        "Pm-3m", Lattice.cubic(3.9), ["Ca", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
+    )
+
+
+@pytest.fixture(scope="module")
+def organic():
+    # a small made-up triclinic cell with C, H, O, N and a metal
+    lat = Lattice.from_parameters(6.1, 6.7, 7.3, 83, 97, 101)
+    species = ["C", "C", "H", "H", "O", "N", "Zn", "H"]
+    frac = [
+        [0.1, 0.1, 0.1], [0.3, 0.15, 0.2], [0.05, 0.3, 0.1], [0.4, 0.05, 0.3],
+        [0.55, 0.5, 0.45], [0.2, 0.6, 0.7], [0.75, 0.8, 0.85], [0.9, 0.35, 0.6],
+    ]  # fmt: skip
+    return Structure(lat, species, frac)
+
+
+def small(**kw):
+    kw.setdefault("supercell_length", 10.0)
+    return PersistentInteractionHomology(**kw)
+
+
+# --------------------------------------------------------------- clusters
+def test_itt_clusters():
+    names, table = resolve_clusters()
+    assert names == [f"C{i}" for i in range(7)]
+    lab = cluster_labels([5, 6, 14, 15, 1, 8, 7, 63, 26, 9, 53, 3, 56, 118], table)
+    assert lab.tolist() == [0, 0, 0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 4]
+    assert "C4" in ITT_CLUSTERS
+
+
+def test_custom_clusters_and_errors():
+    names, table = resolve_clusters({"organic": ["C", "H"], "other": ["*"]})
+    assert names == ["organic", "other"]
+    assert cluster_labels([6, 1, 8], table).tolist() == [0, 0, 1]
+    names, table = resolve_clusters([["O"], ["N"]])
+    assert names == ["C0", "C1"] and cluster_labels([8, 7, 6], table).tolist() == [0, 1, -1]
+    with pytest.raises(ValueError, match="two clusters"):
+        resolve_clusters([["O"], ["O"]])
+    with pytest.raises(ValueError, match="unknown element"):
+        resolve_clusters([["Xx"]])
+    with pytest.raises(ValueError, match="only one cluster"):
+        resolve_clusters([["*"], ["*"]])
+
+
+# -------------------------------------------------------------- supercell
+def test_supercell_repeats():
+    assert supercell_repeats((10.0, 30.0, 100.0)) == (6, 2, 1)
+    assert supercell_repeats((25.6, 10, 10), 64) == (2, 6, 6)  # round half to even (2.5 -> 2)
+    assert supercell_repeats((3, 3, 3), None) == (1, 1, 1)
+
+
+def test_supercell_matches_pymatgen_bitwise(perovskite, organic):
+    for s in (perovskite, organic, load_mof(MOFS[1])):
+        sc = s.copy()
+        sc.make_supercell(list(supercell_repeats(s.lattice.abc, 20.0)))
+        X, Z = supercell_coords(*structure_arrays(s), length=20.0)
+        np.testing.assert_array_equal(X, sc.cart_coords)
+        assert Z.tolist() == [sp.Z for sp in sc.species]
+
+
+# ------------------------------------------------------------- vectorise
+def test_betti_counts_match_the_definition():
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0, 4, 300)
+    bars = np.column_stack([b, b + rng.exponential(1.0, 300)])
+    bars[::7, 1] = np.inf
+    bars[3] = [1.0, 2.0]  # values on the grid
+    grid = make_grid(0.0, 5.0, 0.02)
+    d = np.where(np.isinf(bars[:, 1]), 3.0, bars[:, 1])
+    brute = [np.sum((bars[:, 0] <= grid[k]) & (d >= grid[k + 1])) for k in range(len(grid) - 1)]
+    np.testing.assert_array_equal(betti_counts(bars, grid, inf_value=3.0), brute)
+    assert len(make_grid(0, 25, 0.1)) == 251
+    assert betti_counts(np.empty((0, 2)), grid).sum() == 0
+
+
+def test_stats_and_image():
+    bars = np.array([[0.0, 1.0], [0.5, 2.0], [0.2, np.inf]])
+    st = diagram_stats(bars)
+    assert st[0] == 3 and st[1] == 1 and st[8] == 2.0 and np.isclose(st[12], 2.5)
+    assert diagram_stats(np.empty((0, 2))).sum() == 0
+    img = persistence_image(bars, (0, 1), (0, 2), (5, 4), max_death=3.0)
+    assert img.shape == (20,) and np.all(img >= 0) and img.sum() > 0
+
+
+# ------------------------------------------------------------ persistence
+def test_alpha_persistence_small_and_empty():
+    assert all(len(d) == 0 for d in alpha_persistence(np.zeros((3, 3)) + np.arange(3)[:, None], 2))
+    pts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1.0]])
+    dg = alpha_persistence(pts, 2, 25.0)
+    assert len(dg[0]) == 5 and np.isinf(dg[0][:, 1]).sum() == 1
+    assert np.isclose(np.sort(dg[0][:, 1])[0], 0.5)  # radius scale: half the shortest distance
+    rp = rips_persistence(pts, 1, 25.0)
+    assert len(rp[0]) == 5 and np.isclose(np.sort(rp[0][:, 1])[0], 0.5)
+
+
+def _brute_pih(cx, min_persistence=1e-10):
+    """The reference's column reduction, written plainly (Z/2, one A-atom per simplex)."""
+    n_a = cx["n_a"]
+    E = list(zip(cx["edge_a"].tolist(), cx["edge_b"].tolist()))
+    ef = cx["edge_f"]
+    T = list(zip(cx["tri_a"].tolist(), cx["tri_b1"].tolist(), cx["tri_b2"].tolist()))
+    tf = cx["tri_f"]
+    h0 = np.full(n_a, np.inf)
+    for (a, _), f in zip(E, ef):
+        h0[a] = min(h0[a], f)
+    h0 = np.column_stack([np.zeros(n_a), h0])
+    if not T:
+        return h0, np.empty((0, 2))
+    eo = sorted(range(len(E)), key=lambda i: ef[i])
+    pos = {E[i]: k for k, i in enumerate(eo)}
+    # reduce d1: the first edge of each atom is a pivot, the others are cycles
+    seen, cycles = set(), []
+    for k, i in enumerate(eo):
+        if E[i][0] in seen:
+            cycles.append(k)
+        seen.add(E[i][0])
+    to = sorted(range(len(T)), key=lambda i: tf[i])
+    cols = [{pos[(T[i][0], T[i][1])], pos[(T[i][0], T[i][2])]} for i in to]
+    pivots = {}
+    for c in range(len(cols)):
+        while cols[c] and max(cols[c]) in pivots:
+            cols[c] ^= cols[pivots[max(cols[c])]]
+        if cols[c]:
+            pivots[max(cols[c])] = c
+    bars = []
+    for k in cycles:
+        b = ef[eo[k]]
+        if k in pivots:
+            d = tf[to[pivots[k]]]
+            if abs(d - b) > min_persistence:
+                bars.append([b, d])
+        else:
+            bars.append([b, np.inf])
+    return h0, np.array(bars).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interaction_barcodes_equal_plain_reduction(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(0, 6, (25, 3))
+    B = rng.uniform(0, 6, (40, 3))
+    for cx in alpha_interaction_complex(A, B, 10.0):
+        h0, h1 = interaction_barcodes(cx)
+        b0, b1 = _brute_pih(cx)
+        np.testing.assert_array_equal(h0, b0)
+        key = lambda x: np.lexsort((x[:, 1], x[:, 0]))  # noqa: E731
+        np.testing.assert_array_equal(h1[key(h1)], b1[key(b1)])
+        assert len(h1) > 0
+
+
+def test_interaction_quirk_without_triangles():
+    # two A atoms, one B atom: edges but no a-b-b' triangle
+    A = np.array([[0, 0, 0], [4, 0, 0.0]])
+    B = np.array([[2, 0.5, 0.0]])
+    ab, _ = alpha_interaction_complex(A, B, 10.0)
+    assert len(ab["tri_a"]) == 0
+    h0, h1 = interaction_barcodes(ab)
+    assert np.all(np.isfinite(h0[:, 1])) and len(h1) == 0
+    A = np.array([[0, 0, 0.0]])
+    B = np.array([[2, 0, 0], [-2, 0.1, 0], [0, 7, 0], [0, -7, 0.1]])
+    cx = alpha_interaction_complex(A, B, 10.0)[0]
+    cx = {k: (v[:0] if k.startswith("tri") else v) for k, v in cx.items()}  # drop the triangles
+    assert len(interaction_barcodes(cx)[1]) == 0
+    assert len(interaction_barcodes(cx, h1_needs_triangles=False)[1]) == len(cx["edge_a"]) - 1
+
+
+def test_rips_interaction_complex():
+    rng = np.random.default_rng(3)
+    ab, ba = rips_interaction_complex(rng.uniform(0, 4, (6, 3)), rng.uniform(0, 4, (8, 3)), 3.0)
+    assert ab["n_a"] == 6 and ba["n_a"] == 8 and len(ab["tri_a"]) > 0
+    h0, h1 = interaction_barcodes(ab)
+    assert h0.shape == (6, 2)
+
+
+def test_periodic_images(perovskite):
+    P, idx = periodic_images(perovskite.lattice.matrix, perovskite.frac_coords, 4.0)
+    assert np.array_equal(idx[:5], np.arange(5)) and len(P) > 5
+    # every image within 4 Å of some home atom, and all such images present (count by brute force)
+    n = sum(len(perovskite.get_sites_in_sphere(site.coords, 4.0)) for site in perovskite)
+    assert len(P) <= n
+
+
+# ---------------------------------------------------------------- oracle
+def _check_oracle(path):
+    s = load_mof(path)
+    tok = PersistentInteractionHomology(output="tokens").fit_transform([s])[0, 0]
+    p0, p1, p2 = reference(path)
+    np.testing.assert_array_equal(tok["structure"], p0)
+    np.testing.assert_array_equal(tok["clusters"], p1)
+    np.testing.assert_array_equal(tok["interactions"], p2)
+    assert tok["interactions"].dtype == np.uint16
+    return s, tok
+
+
+def test_itt_oracle_bit_exact_smallest_mof():
+    path = next(p for p in MOFS if p.stem == "AQUCOG_clean")
+    s, tok = _check_oracle(path)
+    flat = PersistentInteractionHomology().fit_transform([s])
+    expect = np.concatenate([tok["structure"].ravel(), tok["clusters"].ravel(), tok["interactions"].ravel()])
+    np.testing.assert_array_equal(flat[0], expect)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("SKCRYSTAL_FULL_ORACLE"),
+    reason="all 11 MOFs take ~2-4 min on 2 cores; set SKCRYSTAL_FULL_ORACLE=1",
+)
+@pytest.mark.parametrize("path", MOFS, ids=[p.stem for p in MOFS])
+def test_itt_oracle_bit_exact_all_mofs(path):
+    _check_oracle(path)
+
+
+# ------------------------------------------------------------ featurizer
+def test_names_and_shapes(perovskite):
+    f = small().fit([perovskite])
+    names = f.get_feature_names_out()
+    assert len(names) == 750 + 7 * 750 + 42 * 500 == f.transform([perovskite]).shape[1]
+    assert "pih_C2->C4_h1_b123" in set(names) and names[0] == "pih_structure_h0_b0"
+    assert f.pair_names_[0] == "C0->C1" and f.pair_names_[6] == "C1->C0"
+
+
+def test_invariance_rotation_permutation(organic):
+    rot = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    rotated = Structure(Lattice(organic.lattice.matrix @ rot.T), organic.species, organic.frac_coords)
+    perm = np.random.default_rng(2).permutation(len(organic))
+    permuted = Structure(organic.lattice, [organic.species[i] for i in perm], organic.frac_coords[perm])
+    X = small().fit_transform([organic, rotated, permuted])
+    np.testing.assert_array_equal(X[0], X[1])
+    np.testing.assert_array_equal(X[0], X[2])
+
+
+def test_periodic_mode_translation_invariant(organic):
+    moved = organic.copy()
+    moved.translate_sites(list(range(len(organic))), [0.37, -0.21, 0.55])
+    f = small(periodic=True, parts=("interactions",))
+    X = f.fit_transform([organic, moved])
+    np.testing.assert_array_equal(X[0], X[1])
+    assert X[0].sum() > 0
+
+
+def test_small_cells_give_zeros():
+    one = Structure(Lattice.cubic(3.0), ["Cu"], [[0, 0, 0]])
+    X = PersistentInteractionHomology(supercell_length=None).fit_transform([one])
+    assert X.shape == (1, 27000) and X.sum() == 0
+    # 2x2x2 Cu: the structure token is non-zero; C4 has 8 >= 4 points; other clusters are empty
+    X = PersistentInteractionHomology(supercell_length=6.0, output="tokens").fit_transform([one])[0, 0]
+    assert X["structure"].sum() > 0 and X["clusters"][4].sum() > 0 and X["clusters"][0].sum() == 0
+    assert X["interactions"].sum() == 0
+
+
+def test_vectorizations_and_tokens(perovskite, organic):
+    data = [perovskite, organic]
+    st = small(vectorization="stats").fit_transform(data)
+    assert st.shape == (2, (3 + 7 * 3 + 42 * 2) * 14) and np.isfinite(st).all()
+    im = small(vectorization="image", image_resolution=(4, 3), parts=("structure", "interactions"))
+    Xi = im.fit_transform(data)
+    assert Xi.shape == (2, (3 + 84) * 12) and ("structure", 0) in im.image_ranges_
+    tok = small(output="tokens").fit_transform(data)
+    assert tok.shape == (2, 1) and tok[0, 0]["clusters"].shape == (7, 750)
+    dg = small().transform_diagrams(data)
+    assert set(dg[0]) >= {"structure", "C2", "C2->C4"} and dg[0]["C2->C4"][0].shape[1] == 2
+
+
+def test_plots(perovskite):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    dg = small().transform_diagrams([perovskite])[0]
+    assert PersistentInteractionHomology.plot_diagrams(dg, "structure") is not None
+    assert PersistentInteractionHomology.plot_barcodes(dg, "C2->C4", dim=0) is not None
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"output": "x"}, "output"),
+        ({"filtration": "cech"}, "filtration"),
+        ({"vectorization": "landscape"}, "vectorization"),
+        ({"parts": ("atoms",)}, "parts"),
+        ({"max_dim": 3}, "max_dim"),
+        ({"structure_grid": (1, 0, 0.1)}, "structure_grid"),
+        ({"clusters": [["O"], ["O"]]}, "two clusters"),
+        ({"interaction_cutoff": -1}, "interaction_cutoff"),
+    ],
+)
+def test_bad_params_raise_in_fit(perovskite, kw, match):
+    f = PersistentInteractionHomology(**kw)  # __init__ never validates
+    with pytest.raises(ValueError, match=match):
+        f.fit([perovskite])
+
+
+def test_sklearn_contract(perovskite, organic):
+    data = [perovskite, organic]
+    f = small(vectorization="stats", parts=("clusters",))
+    with pytest.raises(NotFittedError):
+        f.transform(data)
+    X = f.fit_transform(data)
+    g = clone(f)
+    assert g.get_params() == f.get_params() and not hasattr(g, "feature_names_out_")
+    h = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(h.transform(data), X)
+    df = f.set_output(transform="pandas").transform(pd.Series(data, index=["a", "b"]))
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == list(f.get_feature_names_out())
+    from skcrystal.base import clear_feature_cache
+
+    clear_feature_cache()
+    X2 = small(vectorization="stats", parts=("clusters",), n_jobs=2).fit_transform(data)
+    np.testing.assert_array_equal(X, X2)
+    assert f.citations()
