@@ -207,7 +207,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_structures, n_features_out_)
+        X_new : ndarray of shape (n_structures, ``n_features_out_``)
             Float features (an object array for graph/token featurizers).
         """
         check_is_fitted(self, "feature_names_out_")

@@ -197,8 +197,11 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
 
     Parameters
     ----------
-    featurizer, n_estimators, learning_rate, max_depth, subsample, colsample_bytree, reg_lambda,
-    min_child_weight, n_jobs, random_state, xgb_params
+    featurizer : transformer or None, default=None
+        As in :class:`GBTRegressor`.
+    n_estimators, learning_rate, max_depth, subsample, colsample_bytree : xgboost hyperparameters
+        As in :class:`GBTRegressor`.
+    reg_lambda, min_child_weight, n_jobs, random_state, xgb_params : see GBTRegressor
         As in :class:`GBTRegressor`.
 
     Attributes

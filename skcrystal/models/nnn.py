@@ -20,8 +20,8 @@ _NNN_DOC = """
 
     Parameters
     ----------
-    module : type, default=:class:`skcrystal.nn.nnn.MLP`
-        Network; ``module__hidden``, ``module__dropout``, ``module__batch_norm``
+    module : type, default=MLP
+        Network (:class:`skcrystal.nn.nnn.MLP`); ``module__hidden``, ``module__dropout``, ``module__batch_norm``
         tune it (``n_features``/``n_outputs`` are set from the data).
     max_epochs : int, default=100
     lr : float, default=3e-4
