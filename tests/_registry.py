@@ -99,3 +99,19 @@ def _graph_models():
 
 
 _graph_models()
+
+
+def _topology():
+    from skcrystal import featurizers as F
+
+    # a small supercell and coarse grids keep the contract checks fast; the ITT defaults are tested
+    # bit-exactly against the reference in tests/test_topology.py
+    small = dict(supercell_length=8.0, structure_cutoff=8.0, structure_grid=(0, 8, 0.5),
+                 interaction_cutoff=5.0, interaction_grid=(0, 5, 0.25))
+    ESTIMATORS["PersistentInteractionHomology"] = (
+        lambda: F.PersistentInteractionHomology(**small), "transformer",
+        {"persistentinteractionhomology__vectorization": ["betti", "stats"]},
+    )
+
+
+_topology()
