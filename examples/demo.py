@@ -46,7 +46,7 @@ def main():
         "NNN": NNNRegressor(max_epochs=args.epochs, module__hidden=(256, 256, 256), batch_size=128, lr=1e-3,
                             random_state=0),
     }
-    print("5-fold cross-validation (shuffled, matbench seed):")
+    print("5-fold cross-validation (shuffled, seed 0):")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results, oof = cross_validate_models(models, X, y)

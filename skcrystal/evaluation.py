@@ -15,12 +15,17 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 __all__ = ["MATBENCH_SEED", "cross_validate_models", "fixed_folds", "parity_plot", "results_table"]
 
-#: The random seed matbench uses for its 5-fold splits.
+#: The random seed matbench uses for its 5-fold splits (pass it to :func:`fixed_folds` to mimic matbench).
 MATBENCH_SEED = 18012019
 
 
-def fixed_folds(n_splits=5, classification=False, random_state=MATBENCH_SEED):
-    """The shuffled (stratified for classification) K-fold splitter all benchmarks share."""
+def fixed_folds(n_splits=5, classification=False, random_state=0):
+    """The shuffled (stratified for classification) K-fold splitter all benchmarks share.
+
+    ``KFold(5, shuffle=True, random_state=0)`` on frames loaded with
+    ``load_*(n_samples=n, random_state=0)``: the same folds as
+    ``benchmarks/bench_graph.py`` and ``benchmarks/bench_voxel.py``.
+    """
     cls = StratifiedKFold if classification else KFold
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
 
@@ -35,7 +40,7 @@ def cross_validate_models(models, X, y, cv=None, verbose=True):
     X : DataFrame, Series or list of structures (or features)
     y : array-like of shape (n_samples,)
     cv : splitter or None, default=None
-        ``None`` means :func:`fixed_folds` (5 shuffled folds, matbench seed).
+        ``None`` means :func:`fixed_folds` (5 shuffled folds, seed 0).
     verbose : bool, default=True
         Print one line per fold.
 
