@@ -9,7 +9,9 @@ of a metal–organic framework, checks that the image keeps every atom's
 weight, and trains a tiny CCNN for a few epochs.
 """
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -53,7 +55,7 @@ axes[2].bar(np.arange(1, 8), period)
 axes[2].set_title("perovskite: weight per period channel")
 axes[2].set_xlabel("period")
 fig.tight_layout()
-fig.savefig("voxel_slices.png", dpi=80)
+fig.savefig(Path(tempfile.gettempdir()) / "voxel_slices.png", dpi=80)
 
 # %%
 # A tiny CCNN straight on structures (it voxelizes batch by batch).

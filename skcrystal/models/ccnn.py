@@ -98,8 +98,8 @@ _CCNN_DOC = """
 
     Parameters
     ----------
-    module : type, default=:class:`skcrystal.nn.ccnn.CCNN`
-        Network; ``module__width`` scales every width (e.g. 0.25 for a model
+    module : type, default=CCNN
+        Network (:class:`skcrystal.nn.ccnn.CCNN`); ``module__width`` scales every width (e.g. 0.25 for a model
         16× cheaper), ``module__dropout``, ``module__head``,
         ``module__conv_channels``, ``module__global_to_head`` tune it.
     module__norm : {"group", "batch", None}, default="group"
