@@ -201,6 +201,29 @@ def test_interaction_barcodes_equal_plain_reduction(seed):
         assert len(h1) > 0
 
 
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_serialized_simplex_reader_equals_iteration(seed):
+    # the fast reader of gudhi's serialized simplex tree must give exactly what iterating the tree gives
+    import gudhi
+
+    from skcrystal.topology.pih import _mixed_simplices_iter, _mixed_simplices_serialized
+
+    rng = np.random.default_rng(seed)
+    na, nb = int(rng.integers(1, 200)), int(rng.integers(1, 200))
+    P = rng.uniform(0, 12, (na + nb, 3))
+    if seed % 2:
+        P = np.round(P)  # degenerate (cospherical) configurations and duplicate points
+    st = gudhi.AlphaComplex(points=P).create_simplex_tree(max_alpha_square=float(rng.uniform(1, 100)))
+    if st.dimension() > 2:
+        assert _mixed_simplices_serialized(st.copy(), na) is None  # tetrahedra present: refuses
+    st.prune_above_dimension(2)
+    fast, slow = _mixed_simplices_serialized(st, na), _mixed_simplices_iter(st, na)
+    assert fast is not None
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
 def test_interaction_quirk_without_triangles():
     # two A atoms, one B atom: edges but no a-b-b' triangle
     A = np.array([[0, 0, 0], [4, 0, 0.0]])

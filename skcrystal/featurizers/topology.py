@@ -131,8 +131,9 @@ class PersistentInteractionHomology(StructureFeaturizer):
     -----
     Speed: almost all the time goes into gudhi's alpha complexes (one per
     structure, per cluster and per unordered cluster pair -- both directions
-    of a pair share one complex); the per-atom PIH itself is vectorised
-    (scipy minimum spanning forest plus one union-find pass).
+    of a pair share one complex); the cross-cluster simplices are read from
+    gudhi's serialized simplex tree with numpy, and the per-atom PIH itself
+    is vectorised (scipy minimum spanning forest plus one union-find pass).
 
     Examples
     --------

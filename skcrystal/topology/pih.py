@@ -58,6 +58,15 @@ def alpha_interaction_complex(points_a, points_b, max_filtration=10.0, precision
         ``n_a, edge_a, edge_b, edge_f, tri_a, tri_b1, tri_b2, tri_f``
         (indices local to the "A" and "B" side of that direction; filtration
         values on the radius scale, i.e. ``sqrt`` of gudhi's values).
+
+    Notes
+    -----
+    The cross-cluster edges and triangles are read from gudhi's serialized
+    simplex tree (``SimplexTree.__getstate__``) with numpy, which gives the
+    same simplices, order and filtration values as iterating
+    ``get_simplices()`` at a fraction of the cost; if the serialization
+    layout is not the expected one (another gudhi version), the tree is
+    iterated instead.
     """
     import gudhi
 
@@ -69,6 +78,28 @@ def alpha_interaction_complex(points_a, points_b, max_filtration=10.0, precision
         max_alpha_square=float(max_filtration) ** 2
     )
     st.prune_above_dimension(2)
+    mixed = _mixed_simplices_serialized(st, na)
+    if mixed is None:
+        mixed = _mixed_simplices_iter(st, na)
+    E, ef, T, tf = mixed
+    Ef = np.sqrt(ef)
+    Tf = np.sqrt(tf)
+    one_a = T[:, 1] >= na  # (a, b, b')
+    two_a = ~one_a  # (a, a', b)
+    ab = _as_complex(
+        na, E[:, 0], E[:, 1] - na, Ef, T[one_a, 0], T[one_a, 1] - na, T[one_a, 2] - na, Tf[one_a]
+    )
+    ba = _as_complex(nb, E[:, 1] - na, E[:, 0], Ef, T[two_a, 2] - na, T[two_a, 0], T[two_a, 1], Tf[two_a])
+    return ab, ba
+
+
+def _mixed_simplices_iter(st, na):
+    """Edges ``a-b`` and triangles with both kinds of vertices, by iterating the simplex tree.
+
+    ``A`` is the vertices ``< na``.  Returns ``(E, ef, T, tf)``: the edges
+    (m, 2) and triangles (k, 3) (sorted vertex lists) in the simplex tree's
+    lexicographic order, with gudhi's (squared) filtration values.
+    """
     e_list, ef, t_list, tf = [], [], [], []
     e_app, ef_app, t_app, tf_app = e_list.append, ef.append, t_list.append, tf.append
     for sx, f in st.get_simplices():
@@ -81,17 +112,108 @@ def alpha_interaction_complex(points_a, points_b, max_filtration=10.0, precision
             if sx[0] < na <= sx[2]:
                 t_app(sx)
                 tf_app(f)
-    E = np.asarray(e_list, dtype=np.int64).reshape(-1, 2)
-    Ef = np.sqrt(np.asarray(ef, dtype=np.float64))
-    T = np.asarray(t_list, dtype=np.int64).reshape(-1, 3)
-    Tf = np.sqrt(np.asarray(tf, dtype=np.float64))
-    one_a = T[:, 1] >= na  # (a, b, b')
-    two_a = ~one_a  # (a, a', b)
-    ab = _as_complex(
-        na, E[:, 0], E[:, 1] - na, Ef, T[one_a, 0], T[one_a, 1] - na, T[one_a, 2] - na, Tf[one_a]
+    return (
+        np.asarray(e_list, dtype=np.int64).reshape(-1, 2),
+        np.asarray(ef, dtype=np.float64),
+        np.asarray(t_list, dtype=np.int64).reshape(-1, 3),
+        np.asarray(tf, dtype=np.float64),
     )
-    ba = _as_complex(nb, E[:, 1] - na, E[:, 0], Ef, T[two_a, 2] - na, T[two_a, 0], T[two_a, 1], Tf[two_a])
-    return ab, ba
+
+
+# gudhi's SimplexTree serialization (``__getstate__``, gudhi >= 3.8): a 6-byte
+# header, then recursively per sibling set: its size (int32), its members as
+# (vertex int32, filtration float64) records, then each member's children set
+# (a lone 0 when it has none).  Every field lies at a byte offset = 2 (mod 4).
+_SERIAL_HEADER = (1, 0, 1, 0, 0, 0)
+
+
+def _mixed_simplices_serialized(st, na):
+    """Same output as :func:`_mixed_simplices_iter`, read from the serialized tree.
+
+    Iterating a simplex tree from Python costs a few microseconds per
+    simplex; the serialized tree is read here with one Python step per
+    vertex and edge of ``A`` only, and the records are gathered with numpy.
+    Stops at the first ``B`` root vertex: every simplex below it holds B
+    vertices only.  Returns ``None`` when the layout is not the expected one
+    (the caller then iterates the tree).  The tree must hold no simplex of
+    dimension above 2.
+    """
+    raw = st.__getstate__()
+    if raw.dtype.itemsize != 1 or raw.size < 10 or (raw.size - 2) % 4:
+        return None
+    if tuple(int(x) for x in raw[:6]) != _SERIAL_HEADER:
+        return None
+    w = np.ascontiguousarray(raw[2:]).view("<i4")  # w[0] is the end of the header
+    words = w.tolist()
+    nw = len(words)
+    n = words[1]
+    root = 2
+    pos = root + 3 * n
+    if n < 0 or pos > nw:
+        return None
+    e_vert, e_start, e_cnt = [], [], []
+    t_edge, t_start, t_cnt = [], [], []
+    ev_app, es_app, ec_app = e_vert.append, e_start.append, e_cnt.append
+    te_app, ts_app, tc_app = t_edge.append, t_start.append, t_cnt.append
+    ne = 0
+    try:
+        for i in range(n):
+            v = words[root + 3 * i]
+            if v >= na:
+                break
+            c = words[pos]
+            pos += 1
+            if c <= 0:
+                if c < 0:
+                    return None
+                continue
+            ev_app(v)
+            es_app(pos)
+            ec_app(c)
+            pos += 3 * c
+            for k in range(ne, ne + c):
+                d = words[pos]
+                pos += 1
+                if d:
+                    te_app(k)
+                    ts_app(pos)
+                    tc_app(d)
+                    pos += 4 * d  # d records, then d empty children sets (checked below)
+            ne += c
+    except IndexError:
+        return None
+    if pos > nw or (t_cnt and min(t_cnt) < 0):
+        return None
+
+    def expand(start, cnt):
+        cnt = np.asarray(cnt, dtype=np.int64)
+        grp = np.repeat(np.arange(len(cnt)), cnt)
+        off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        return grp, np.asarray(start, dtype=np.int64)[grp] + 3 * off
+
+    def filt(idx):
+        f = np.empty((len(idx), 2), dtype=np.int32)
+        f[:, 0] = w[idx + 1]
+        f[:, 1] = w[idx + 2]
+        return f.view("<f8").reshape(-1)
+
+    eg, eidx = expand(e_start, e_cnt)
+    ev0 = np.asarray(e_vert, dtype=np.int64)[eg]
+    ev1 = w[eidx].astype(np.int64)
+    tg, tidx = expand(t_start, t_cnt)
+    # the children sets of the triangles must be empty (no simplex above dimension 2)
+    if len(tidx):
+        tstart = np.asarray(t_start, dtype=np.int64)[tg]
+        j = (tidx - tstart) // 3  # record j of its block sits at start + 3 j, its children set at start + 3 d + j
+        if w[tstart + 3 * np.asarray(t_cnt, dtype=np.int64)[tg] + j].any():
+            return None
+    te = np.asarray(t_edge, dtype=np.int64)[tg]
+    tv2 = w[tidx].astype(np.int64)
+    em = ev1 >= na
+    tm = tv2 >= na
+    E = np.column_stack([ev0[em], ev1[em]]).reshape(-1, 2)
+    T = np.column_stack([ev0[te][tm], ev1[te][tm], tv2[tm]]).reshape(-1, 3)
+    return E, filt(eidx[em]), T, filt(tidx[tm])
 
 
 def rips_interaction_complex(points_a, points_b, max_filtration=5.0):
