@@ -13,6 +13,7 @@ optional ``_fit`` hook for state learned from the training structures.
 from __future__ import annotations
 
 import hashlib
+from abc import ABCMeta, abstractmethod
 import warnings
 from collections import OrderedDict
 from threading import Lock
@@ -99,7 +100,7 @@ def _run_chunk(featurizer, structures, start):
     return results, errors
 
 
-class StructureFeaturizer(TransformerMixin, BaseEstimator):
+class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skcrystal featurizers (scikit-learn transformers).
 
     Subclasses declare their own ``__init__`` listing every parameter
@@ -149,11 +150,13 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
     def _fit(self, structures):
         """Learn state from the training structures (default: nothing)."""
 
-    def _featurize_one(self, structure):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement _featurize_one")
+    @abstractmethod
+    def _featurize_one(self, structure):
+        """Features of one (validated) structure."""
 
-    def _feature_names(self):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement _feature_names")
+    @abstractmethod
+    def _feature_names(self):
+        """Output column names, valid after ``_fit``."""
 
     def _check_params(self):
         """Validate parameters at fit time (subclasses extend and call super)."""

@@ -92,8 +92,11 @@ class CrystalNetMixin:
         return [k for k in super()._get_param_names() if not k.startswith("_")]
 
     # ------------------------------------------------------------- overrides
-    def _default_featurizer(self):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define _default_featurizer")
+    def _default_featurizer(self):
+        """The featurizer applied to structure input (concrete models override this)."""
+        raise TypeError(
+            f"{type(self).__name__} has no default featurizer: pass featurizer=... or give it features"
+        )
 
     def _infer_module_dims(self, Xf, y_enc):
         """Module keyword arguments derived from the data (default: input width, outputs)."""
