@@ -123,7 +123,9 @@ def _mixed_simplices_iter(st, na):
 # gudhi's SimplexTree serialization (``__getstate__``, gudhi >= 3.8): a 6-byte
 # header, then recursively per sibling set: its size (int32), its members as
 # (vertex int32, filtration float64) records, then each member's children set
-# (a lone 0 when it has none).  Every field lies at a byte offset = 2 (mod 4).
+# (a lone 0 when it has none), all in native byte order.  Every field lies at
+# a byte offset = 2 (mod 4), so the stream after the first 2 bytes is a
+# sequence of int32 words (a record is 3 words).
 _SERIAL_HEADER = (1, 0, 1, 0, 0, 0)
 
 
@@ -131,88 +133,80 @@ def _mixed_simplices_serialized(st, na):
     """Same output as :func:`_mixed_simplices_iter`, read from the serialized tree.
 
     Iterating a simplex tree from Python costs a few microseconds per
-    simplex; the serialized tree is read here with one Python step per
-    vertex and edge of ``A`` only, and the records are gathered with numpy.
-    Stops at the first ``B`` root vertex: every simplex below it holds B
-    vertices only.  Returns ``None`` when the layout is not the expected one
-    (the caller then iterates the tree).  The tree must hold no simplex of
-    dimension above 2.
+    simplex; the serialized tree is walked here with one Python step per
+    vertex and edge of ``A`` only (to find where each sibling set starts),
+    and the records are gathered with numpy.  Stops at the first ``B`` root
+    vertex: every simplex below it holds B vertices only.  Returns ``None``
+    when the layout is not the expected one (the caller then iterates the
+    tree).  The tree must hold no simplex of dimension above 2.
     """
+    import struct
+
     raw = st.__getstate__()
-    if raw.dtype.itemsize != 1 or raw.size < 10 or (raw.size - 2) % 4:
+    if raw.dtype.itemsize != 1 or raw.size < 10 or (raw.size - 2) % 4 or struct.calcsize("i") != 4:
         return None
     if tuple(int(x) for x in raw[:6]) != _SERIAL_HEADER:
         return None
-    w = np.ascontiguousarray(raw[2:]).view("<i4")  # w[0] is the end of the header
-    words = w.tolist()
+    w = np.ascontiguousarray(raw[2:]).view(np.int32)  # w[0] ends the header
+    words = memoryview(w).cast("B").cast("i")  # fast scalar reads, no copy
     nw = len(words)
     n = words[1]
     root = 2
     pos = root + 3 * n
     if n < 0 or pos > nw:
         return None
-    e_vert, e_start, e_cnt = [], [], []
-    t_edge, t_start, t_cnt = [], [], []
-    ev_app, es_app, ec_app = e_vert.append, e_start.append, e_cnt.append
-    te_app, ts_app, tc_app = t_edge.append, t_start.append, t_cnt.append
-    ne = 0
+    vblk, dpos = [], []  # position of each edge set (count word); of each triangle set
+    v_app, d_app = vblk.append, dpos.append
     try:
         for i in range(n):
-            v = words[root + 3 * i]
-            if v >= na:
+            if words[root + 3 * i] >= na:
                 break
             c = words[pos]
-            pos += 1
-            if c <= 0:
-                if c < 0:
-                    return None
-                continue
-            ev_app(v)
-            es_app(pos)
-            ec_app(c)
-            pos += 3 * c
-            for k in range(ne, ne + c):
-                d = words[pos]
-                pos += 1
-                if d:
-                    te_app(k)
-                    ts_app(pos)
-                    tc_app(d)
-                    pos += 4 * d  # d records, then d empty children sets (checked below)
-            ne += c
+            if not 0 <= c <= nw:
+                return None
+            v_app(pos)
+            pos += 1 + 3 * c
+            for _ in range(c):
+                d_app(pos)
+                pos += 1 + 4 * words[pos]  # d records, then d empty children sets (checked below)
     except IndexError:
         return None
-    if pos > nw or (t_cnt and min(t_cnt) < 0):
+    if pos > nw:
         return None
 
     def expand(start, cnt):
-        cnt = np.asarray(cnt, dtype=np.int64)
+        # word index of every record of the sets starting at ``start`` with ``cnt`` records
         grp = np.repeat(np.arange(len(cnt)), cnt)
         off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        return grp, np.asarray(start, dtype=np.int64)[grp] + 3 * off
+        return grp, start[grp] + 3 * off
 
     def filt(idx):
         f = np.empty((len(idx), 2), dtype=np.int32)
         f[:, 0] = w[idx + 1]
         f[:, 1] = w[idx + 2]
-        return f.view("<f8").reshape(-1)
+        return f.view(np.float64).reshape(-1)
 
-    eg, eidx = expand(e_start, e_cnt)
-    ev0 = np.asarray(e_vert, dtype=np.int64)[eg]
+    vblk = np.asarray(vblk, dtype=np.int64)
+    dpos = np.asarray(dpos, dtype=np.int64)
+    ecnt = w[vblk].astype(np.int64)
+    tcnt = w[dpos].astype(np.int64)
+    if len(tcnt) and tcnt.min() < 0:
+        return None
+    rootv = w[root + 3 * np.arange(len(vblk))].astype(np.int64)
+    eg, eidx = expand(vblk + 1, ecnt)  # edges (rootv[eg], w[eidx]), in tree order
+    ev0 = rootv[eg]
     ev1 = w[eidx].astype(np.int64)
-    tg, tidx = expand(t_start, t_cnt)
-    # the children sets of the triangles must be empty (no simplex above dimension 2)
+    tg, tidx = expand(dpos + 1, tcnt)  # triangles on edge tg (edges in the same order)
     if len(tidx):
-        tstart = np.asarray(t_start, dtype=np.int64)[tg]
-        j = (tidx - tstart) // 3  # record j of its block sits at start + 3 j, its children set at start + 3 d + j
-        if w[tstart + 3 * np.asarray(t_cnt, dtype=np.int64)[tg] + j].any():
+        # record j of a set sits at start + 3 j, its (empty) children set at start + 3 d + j
+        tstart = dpos[tg] + 1
+        if w[tstart + 3 * tcnt[tg] + (tidx - tstart) // 3].any():
             return None
-    te = np.asarray(t_edge, dtype=np.int64)[tg]
     tv2 = w[tidx].astype(np.int64)
     em = ev1 >= na
     tm = tv2 >= na
     E = np.column_stack([ev0[em], ev1[em]]).reshape(-1, 2)
-    T = np.column_stack([ev0[te][tm], ev1[te][tm], tv2[tm]]).reshape(-1, 3)
+    T = np.column_stack([ev0[tg][tm], ev1[tg][tm], tv2[tm]]).reshape(-1, 3)
     return E, filt(eidx[em]), T, filt(tidx[tm])
 
 
