@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from pymatgen.core import Structure
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline

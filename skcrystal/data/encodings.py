@@ -19,6 +19,7 @@ from pymatgen.core import Lattice
 __all__ = [
     "POINT_GROUPS",
     "canonical_lattice_matrix",
+    "faithful_global_vector",
     "frac_sinusoids",
     "lattice_sinusoids",
     "one_hot",
@@ -119,3 +120,25 @@ def one_hot(index, size):
     v = np.zeros(size, dtype=np.float64)
     v[index] = 1.0
     return v
+
+
+def faithful_global_vector(structure, space_group=True, symprec=0.1):
+    """The faithful global vector ``g``: lattice sinusoids (18) ⊕ space-group one-hot (230).
+
+    Shared by the binned NNN vector, the crystal graphs and the voxelizer.
+
+    Parameters
+    ----------
+    structure : Structure
+    space_group : bool, default=True
+        Append the 230-way space-group one-hot (spglib at ``symprec``).
+    symprec : float, default=0.1
+
+    Returns
+    -------
+    ndarray of shape (18,) or (248,), float64
+    """
+    g = lattice_sinusoids(structure.lattice)
+    if not space_group:
+        return g
+    return np.concatenate([g, one_hot(spacegroup_number(structure, symprec) - 1, 230)])

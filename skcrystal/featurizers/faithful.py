@@ -35,6 +35,7 @@ from ..data.encodings import (
     POINT_GROUPS,
     frac_sinusoids,
     lattice_sinusoids,
+    one_hot,
     point_group_index,
     symmetry_info,
 )
@@ -444,9 +445,7 @@ class FaithfulBinned(StructureFeaturizer):
                     "or larger bins"
                 )
         sg, _ = symmetry_info(structure, self.symprec)
-        g_sg = np.zeros(230)
-        g_sg[sg - 1] = 1.0
-        parts = [lattice_sinusoids(structure.lattice, int(self.lattice_frequencies)), g_sg]
+        parts = [lattice_sinusoids(structure.lattice, int(self.lattice_frequencies)), one_hot(sg - 1, 230)]
         frac = np.mod(structure.frac_coords, 1.0)
         frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
         nf = 3 * int(self.n_frequencies)

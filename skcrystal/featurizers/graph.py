@@ -8,7 +8,7 @@ import numpy as np
 
 from ..base import StructureFeaturizer
 from ..data.atoms import atom_codes
-from ..data.encodings import canonical_lattice_matrix, lattice_sinusoids, one_hot, spacegroup_number
+from ..data.encodings import canonical_lattice_matrix, faithful_global_vector
 from ..data.graph import CrystalGraphData, cgcnn_atom_features, gaussian_centers, periodic_neighbors
 from ..utils.validation import structure_arrays
 
@@ -163,10 +163,7 @@ class CrystalGraph(StructureFeaturizer):
     def _global(self, structure, lattice):
         if self.global_features is None:
             return np.zeros(0, dtype=np.float32)
-        g = lattice_sinusoids(lattice)
-        if self.global_features == "faithful":
-            sg = spacegroup_number(structure, symprec=self.symprec)
-            g = np.concatenate([g, one_hot(sg - 1, 230)])
+        g = faithful_global_vector(structure, self.global_features == "faithful", self.symprec)
         return g.astype(np.float32)
 
     def _featurize_one(self, structure):

@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import StructureFeaturizer
 from ..data.atoms import ATOM_CODE_NAMES, MAX_Z, atom_codes
-from ..data.encodings import lattice_sinusoids, one_hot, spacegroup_number
+from ..data.encodings import faithful_global_vector
 from ..utils.validation import structure_arrays
 
 __all__ = ["Voxelizer", "VoxelRecord", "VoxelCollisionWarning", "voxelize"]
@@ -173,10 +173,6 @@ class VoxelRecord:
 
     def __repr__(self):
         return f"VoxelRecord(n_atoms={len(self.frac)}, shape={self.shape}, n_globals={len(self.globals_)})"
-
-
-def _sg_one_hot(structure):
-    return one_hot(spacegroup_number(structure) - 1, 230)
 
 
 class Voxelizer(StructureFeaturizer):
@@ -346,10 +342,7 @@ class Voxelizer(StructureFeaturizer):
             if not np.all(np.isfinite(g)):
                 raise ValueError("global_features returned NaN/inf")
             return g
-        parts = [lattice_sinusoids(structure.lattice)]
-        if gf == "faithful":
-            parts.append(_sg_one_hot(structure))
-        return np.concatenate(parts).astype(np.float32)
+        return faithful_global_vector(structure, gf == "faithful").astype(np.float32)
 
     # -------------------------------------------------------------- fitting
     def _fit(self, structures):
