@@ -130,3 +130,14 @@ def test_gbt_passes_check_estimator_on_numeric_input(est):
         results = check_estimator(est, on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
+
+
+def test_nnn_input_kind_must_match(perovskites):
+    X, y = perovskites["structure"].iloc[:20], perovskites["heat_ref"].iloc[:20]
+    feats = FaithfulFeaturizer().fit_transform(X)
+    on_features = NNNRegressor(**TINY).fit(feats, y)
+    with pytest.raises(ValueError, match="fitted on features, not structures"):
+        on_features.predict(X)
+    on_structures = NNNRegressor(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on structures"):
+        on_structures.predict(feats)

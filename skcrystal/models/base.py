@@ -40,14 +40,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping
 from skorch.dataset import ValidSplit
 
-from ..utils.validation import check_target, is_structure_input
+from ..utils.validation import check_target
+from ._input import featurize_input
 
 __all__ = ["CrystalNetMixin", "CrystalNetRegressor", "CrystalNetClassifier", "DEFAULT_DEVICE"]
 
@@ -119,26 +119,7 @@ class CrystalNetMixin:
         if isinstance(X, torch.utils.data.Dataset):
             # skorch's own callbacks call predict on the prepared validation dataset
             return X
-        if is_structure_input(X):
-            if fit:
-                feat = self.featurizer if self.featurizer is not None else self._default_featurizer()
-                self.featurizer_ = clone(feat)
-                Xf = self.featurizer_.fit_transform(X)
-            else:
-                if not hasattr(self, "featurizer_"):
-                    raise ValueError(
-                        f"{type(self).__name__} was fitted on features, not structures; pass the "
-                        "same kind of input to predict (or put the featurizer in a Pipeline)"
-                    )
-                Xf = self.featurizer_.transform(X)
-        else:
-            if fit:
-                self.featurizer_ = None
-            elif getattr(self, "featurizer_", None) is not None:
-                raise ValueError(
-                    f"{type(self).__name__} was fitted on structures; pass structures to predict too"
-                )
-            Xf = X
+        Xf = featurize_input(self, X, fit, self._default_featurizer)
         return self._to_module_input(Xf)
 
     @staticmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ..featurizers.composition import CompositionFeatures
 from ..featurizers.faithful import CLAUSSEN_CITATION, ElectronCounts, SpaceGroupEncoding
 from ..utils.validation import check_target, is_structure_input
+from ._input import featurize_input
 
 __all__ = ["GBTClassifier", "GBTRegressor", "default_gbt_featurizer"]
 
@@ -72,23 +73,12 @@ class _GBTBase(BaseEstimator):
         return kw
 
     def _features(self, X, fit):
-        if is_structure_input(X):
-            if fit:
-                feat = self.featurizer if self.featurizer is not None else default_gbt_featurizer()
-                self.featurizer_ = clone(feat)
-                Xf = self.featurizer_.fit_transform(X)
-            else:
-                if getattr(self, "featurizer_", None) is None:
-                    raise ValueError(f"{type(self).__name__} was fitted on features; pass features to predict too")
-                Xf = self.featurizer_.transform(X)
-        else:
-            if fit:
-                self.featurizer_ = None
-            elif self.featurizer_ is not None:
-                raise ValueError(f"{type(self).__name__} was fitted on structures; pass structures to predict too")
+        if not is_structure_input(X):
+            featurize_input(self, X, fit, default_gbt_featurizer)  # records / checks featurizer_
             # a numeric matrix: scikit-learn's own validation (NaN allowed, xgboost routes it)
             return validate_data(self, X, reset=fit, dtype=np.float64, ensure_all_finite="allow-nan",
                                  accept_sparse=("csr", "csc"))
+        Xf = featurize_input(self, X, fit, default_gbt_featurizer)
         Xf = check_array(Xf, dtype=np.float64, ensure_all_finite="allow-nan")
         if fit:
             self.n_features_in_ = Xf.shape[1]
