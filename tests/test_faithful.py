@@ -177,3 +177,14 @@ def test_fractional_coordinate_encoding_layout(mp_frame):
     np.testing.assert_allclose(v[: len(s), 1:25], atom_codes(Z))
     with pytest.raises(ValueError, match="do not fit max_sites=1"):
         FractionalCoordinateEncoding(max_sites=1).fit_transform([s * (2, 1, 1)])
+
+
+def test_composition_missing_properties_warn_or_impute():
+    # Magpie lacks some properties of Ne (and He, Ar, Fr, At): NaN with a warning, or imputed on request
+    xe = Structure(Lattice.cubic(4.4), ["Ne"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    f = CompositionFeatures(presets=("magpie",))
+    with pytest.warns(UserWarning, match="1 of 1 rows have element properties missing"):
+        out = f.fit_transform([xe])
+    assert np.isnan(out).any()
+    imputed = CompositionFeatures(presets=("magpie",), impute_nan=True).fit_transform([xe])
+    assert np.isfinite(imputed).all()

@@ -23,15 +23,15 @@ MAGPIE_CITATION = (
 MATMINER_CITATION = "Ward, L. et al. Matminer: An open source toolkit for materials data mining. Comput. Mater. Sci. 152, 60 (2018)."
 
 
-def _make(name):
+def _make(name, impute_nan=False):
     from matminer.featurizers import composition as mc
 
     if name == "magpie":
-        f = mc.ElementProperty.from_preset("magpie", impute_nan=False)
+        f = mc.ElementProperty.from_preset("magpie", impute_nan=impute_nan)
     elif name == "stoichiometry":
         f = mc.Stoichiometry()
     elif name == "valence_orbital":
-        f = mc.ValenceOrbital(impute_nan=False)
+        f = mc.ValenceOrbital(impute_nan=impute_nan)
     elif name == "element_fraction":
         f = mc.ElementFraction()
     else:
@@ -48,9 +48,10 @@ class CompositionFeatures(StructureFeaturizer):
 
     Works on ordered and disordered structures alike (only the composition
     is used).  Element properties missing from the Magpie tables (e.g. some
-    noble-gas or actinide entries) come out as NaN, which tree models such
-    as :class:`~skcrystal.models.GBTRegressor` handle natively; impute
-    before models that do not.
+    noble-gas or actinide entries) come out as NaN — with a warning naming
+    the rows — which tree models such as :class:`~skcrystal.models.GBTRegressor`
+    handle natively; pass ``impute_nan=True`` (matminer's imputation with
+    the mean over elements) for models that do not.
 
     Parameters
     ----------
@@ -58,6 +59,8 @@ class CompositionFeatures(StructureFeaturizer):
         matminer composition featurizers to concatenate: ``"magpie"``
         (ElementProperty, 132 features), ``"stoichiometry"``,
         ``"valence_orbital"``, ``"element_fraction"``.
+    impute_nan : bool, default=False
+        Let matminer impute missing element properties instead of giving NaN.
     n_jobs, verbose, on_error
         See :class:`skcrystal.base.StructureFeaturizer`.
 
@@ -70,9 +73,10 @@ class CompositionFeatures(StructureFeaturizer):
     _disorder = "allow"
     _citations = (MAGPIE_CITATION, MATMINER_CITATION)
 
-    def __init__(self, presets=("magpie", "stoichiometry", "valence_orbital"), n_jobs=None, verbose=0,
-                 on_error="raise"):
+    def __init__(self, presets=("magpie", "stoichiometry", "valence_orbital"), impute_nan=False, n_jobs=None,
+                 verbose=0, on_error="raise"):
         self.presets = presets
+        self.impute_nan = impute_nan
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
@@ -86,8 +90,9 @@ class CompositionFeatures(StructureFeaturizer):
 
     def _featurizers(self):
         fs = getattr(self, "_matminer_cache", None)
-        if fs is None or fs[0] != tuple(self.presets):
-            fs = (tuple(self.presets), [_make(p) for p in self.presets])
+        key = (tuple(self.presets), bool(self.impute_nan))
+        if fs is None or fs[0] != key:
+            fs = (key, [_make(p, bool(self.impute_nan)) for p in self.presets])
             # a private, re-creatable cache of matminer objects (not fitted state, not a parameter)
             object.__setattr__(self, "_matminer_cache", fs)
         return fs[1]
@@ -96,6 +101,21 @@ class CompositionFeatures(StructureFeaturizer):
         state = super().__getstate__()
         state.pop("_matminer_cache", None)
         return state
+
+    def _transform_structures(self, structures, labels):
+        out = super()._transform_structures(structures, labels)
+        missing = np.isnan(out).any(axis=1)
+        if missing.any():
+            rows = [labels[i] for i in np.flatnonzero(missing)[:5]]
+            cols = [n for n, m in zip(self.feature_names_out_, np.isnan(out).any(axis=0)) if m][:3]
+            warnings.warn(
+                f"CompositionFeatures: {int(missing.sum())} of {len(out)} rows have element properties missing "
+                f"from matminer's tables (rows {rows}{' …' if missing.sum() > 5 else ''}, e.g. {cols}); they are "
+                "NaN (tree models handle NaN; pass impute_nan=True for other models)",
+                UserWarning,
+                stacklevel=3,
+            )
+        return out
 
     def _featurize_one(self, structure):
         comp = structure.composition
