@@ -188,3 +188,25 @@ def test_composition_missing_properties_warn_or_impute():
     assert np.isnan(out).any()
     imputed = CompositionFeatures(presets=("magpie",), impute_nan=True).fit_transform([xe])
     assert np.isfinite(imputed).all()
+
+
+def test_symmetry_info_agrees_with_pymatgen_analyzer(mp_frame, perovskites):
+    """spglib is called directly; answers must be pymatgen's, oxidation states kept distinct."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from skcrystal.data.encodings import symmetry_info
+
+    structures = list(mp_frame["structure"][:30]) + list(perovskites["structure"][:10])
+    # Fe2+/Fe3+ on rock-salt sites: one element, two species -> lower symmetry than plain FeO
+    mixed = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.3), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    mixed.make_supercell([2, 1, 1])
+    fe = [i for i, s in enumerate(mixed) if s.specie.symbol == "Fe"]
+    mixed.add_oxidation_state_by_site([3 if i == fe[0] else 2 if s.specie.symbol == "Fe" else -2
+                                       for i, s in enumerate(mixed)])
+    structures.append(mixed)
+    for s in structures:
+        sga = SpacegroupAnalyzer(s, symprec=0.1)
+        assert symmetry_info(s) == (sga.get_space_group_number(), sga.get_point_group_symbol())
+    plain = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.3), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert symmetry_info(plain)[0] == 225
+    assert symmetry_info(mixed)[0] != 225
