@@ -293,6 +293,8 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             return errors
         from joblib import effective_n_jobs
 
+        # what is pickled to the workers: plain arrays where the featurizer allows it
+        subset = [self._worker_input(s) for s in subset]
         n_workers = effective_n_jobs(n_jobs)
         # a few slices per worker keeps the bar moving and balances uneven cells
         n_slices = min(len(subset), max(1, n_workers * 4))
@@ -309,6 +311,16 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 results[todo[k]] = r
             errors.extend((todo[p], m) for p, m in err)
         return errors
+
+    def _worker_input(self, structure):
+        """What a joblib worker receives for one structure (and passes to ``_featurize_one``).
+
+        The structure itself by default; featurizers that only need plain
+        arrays override this (with :func:`skcrystal.utils.validation.structure_arrays`)
+        so that workers are sent a few small numpy arrays instead of a
+        pickled pymatgen object.
+        """
+        return structure
 
     def _report_errors(self, structures, labels, errors):
         def where(i):

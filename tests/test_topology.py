@@ -383,3 +383,26 @@ def test_sklearn_contract(perovskite, organic):
     X2 = small(vectorization="stats", parts=("clusters",), n_jobs=2).fit_transform(data)
     np.testing.assert_array_equal(X, X2)
     assert f.citations()
+
+
+def test_parallel_workers_get_plain_arrays(perovskite, organic):
+    """n_jobs sends (lattice, frac, Z) arrays, not pymatgen objects, and gives the serial result."""
+    from skcrystal.base import clear_feature_cache
+
+    f = small(vectorization="stats", periodic=True)
+    payload = f._worker_input(organic)
+    assert isinstance(payload, tuple) and all(isinstance(a, np.ndarray) for a in payload)
+    np.testing.assert_array_equal(payload[2], [sp.Z for sp in organic.species])
+    data = [perovskite, organic, perovskite]
+    clear_feature_cache()
+    X1 = f.fit_transform(data)
+    clear_feature_cache()
+    X2 = clone(f).set_params(n_jobs=2).fit_transform(data)
+    np.testing.assert_array_equal(X1, X2)
+    d1 = f.transform_diagrams(data)
+    d2 = clone(f).set_params(n_jobs=2).transform_diagrams(data)
+    assert d1[1].keys() == d2[1].keys()
+    for a, b in zip(d1, d2):
+        for key in a:
+            for x, y in zip(a[key], b[key]):
+                np.testing.assert_array_equal(x, y)

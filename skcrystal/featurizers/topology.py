@@ -245,10 +245,10 @@ class PersistentInteractionHomology(StructureFeaturizer):
 
     # -------------------------------------------------------------- diagrams
     def _diagrams_one(self, structure):
-        """Persistence diagrams of one structure: dict name -> list of (n, 2) arrays per dimension."""
+        """Persistence diagrams of one structure (or its ``structure_arrays`` tuple): name -> per-dimension bars."""
         names, table, pairs = self._setup()
         parts = self._parts()
-        lattice, frac, Z = structure_arrays(structure)
+        lattice, frac, Z = structure if isinstance(structure, tuple) else structure_arrays(structure)
         out = {}
         need_sc = "structure" in parts or "clusters" in parts or not self.periodic
         if need_sc:
@@ -343,7 +343,11 @@ class PersistentInteractionHomology(StructureFeaturizer):
             return [self._diagrams_one(s) for s in structures]
         from sklearn.utils.parallel import Parallel, delayed
 
-        return Parallel(n_jobs=self.n_jobs)(delayed(self._diagrams_one)(s) for s in structures)
+        return Parallel(n_jobs=self.n_jobs)(delayed(self._diagrams_one)(structure_arrays(s)) for s in structures)
+
+    def _worker_input(self, structure):
+        # workers get (lattice, fractional coordinates, atomic numbers), not pymatgen objects
+        return structure_arrays(structure)
 
     # --------------------------------------------------------- vectorisation
     def _diagram_keys(self):
