@@ -134,6 +134,9 @@ class PersistentInteractionHomology(StructureFeaturizer):
     of a pair share one complex); the cross-cluster simplices are read from
     gudhi's serialized simplex tree with numpy, and the per-atom PIH itself
     is vectorised (scipy minimum spanning forest plus one union-find pass).
+    gudhi itself takes 80-86 % of the time (median MOF: 5.0 of 6.4 s on one
+    core); for small cells prefer ``periodic=True, supercell_length=16``
+    (about 0.1 s per Materials Project cell) over the 64 Å ITT supercell.
 
     Examples
     --------
