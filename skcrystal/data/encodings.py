@@ -91,10 +91,10 @@ def symmetry_info(structure, symprec=0.1, angle_tolerance=5.0):
     index)`` with the species numbered as pymatgen's ``SpacegroupAnalyzer``
     numbers them (distinct species, oxidation states included, get distinct
     numbers; magnetic moments are not used), which gives the same answer
-    without the analyser's set-up cost (10-15 % of the time on
-    Materials Project cells; spglib's own search is the rest).  Falls back to ``(1, "1")`` only if spglib
-    cannot find any symmetry at the given tolerance (P1 is then the correct
-    answer at that tolerance).
+    without the analyser's set-up cost (10-15 % of the time on Materials
+    Project cells; spglib's own search is the rest).  Falls back to
+    ``(1, "1")`` only if spglib cannot find any symmetry at the given
+    tolerance (P1 is then the correct answer at that tolerance).
     """
     import spglib
 
