@@ -37,14 +37,36 @@ def test_module_shapes_and_no_sklearn_import():
         [Structure([[3, 0, 0], [0, 3, 0], [0, 0, 3]], ["Fe"], [[0, 0, 0]])] * 3
     )[:, 0]
     inputs = collate_graphs(list(graphs))
-    for pooling in ("mean", "sum"):
-        for dense in (True, False):
-            net = CGNN(24, graphs[0].n_edge_features, 248, n_outputs=5, atom_fea_len=8, n_conv=2, h_fea_len=8,
-                       global_fea_len=4, pooling=pooling, dense_skip=dense)
-            net.train()
-            assert net(**inputs).shape == (3, 5)
+    for conv in ("cgcnn", "edge_gated"):
+        for pooling in ("mean", "sum"):
+            for dense in (True, False):
+                net = CGNN(24, graphs[0].n_edge_features, 248, n_outputs=5, atom_fea_len=8, n_conv=2, h_fea_len=8,
+                           global_fea_len=4, pooling=pooling, dense_skip=dense, conv=conv)
+                net.train()
+                assert net(**inputs).shape == (3, 5)
     with pytest.raises(ValueError, match="pooling"):
         CGNN(24, 25, pooling="max")
+    with pytest.raises(ValueError, match="conv must be"):
+        CGNN(24, 25, conv="gat")
+
+
+def test_edge_gated_conv_updates_edges():
+    """The edge-gated layer changes the edge states; CGCNN's keeps the edge features fixed."""
+    import torch
+
+    from skcrystal.nn.cgnn import EdgeGatedConv
+
+    torch.manual_seed(0)
+    conv = EdgeGatedConv(8, norm=None)
+    v, e = torch.randn(4, 8), torch.randn(6, 8)
+    edge_index = torch.tensor([[0, 0, 1, 2, 3, 3], [1, 2, 0, 3, 2, 0]])
+    v2, e2 = conv(v, edge_index, e)
+    assert v2.shape == v.shape and e2.shape == e.shape
+    assert not torch.allclose(e2, e) and not torch.allclose(v2, v)
+    # an atom's update depends only on its own edges: atom 1 (one edge, to 0) ignores atom 3
+    v_moved = v.clone()
+    v_moved[3] += 1.0
+    np.testing.assert_allclose(conv(v_moved, edge_index, e)[0][1].detach(), v2[1].detach(), rtol=1e-6)
 
 
 def _fit(est, X, y):
@@ -64,9 +86,10 @@ def test_fit_predict_on_structures_and_learning(frame):
     assert isinstance(m.featurizer_, CrystalGraph)
 
 
-def test_predictions_invariant_under_rotation_translation_permutation(frame):
+@pytest.mark.parametrize("conv", ["cgcnn", "edge_gated"])
+def test_predictions_invariant_under_rotation_translation_permutation(frame, conv):
     X = list(frame["structure"].iloc[[0, 1, 25, 30]])
-    m = _fit(CGNNRegressor(**TINY), frame["structure"], frame["y"])
+    m = _fit(CGNNRegressor(**TINY, module__conv=conv), frame["structure"], frame["y"])
     base = m.predict(X)
     rng = np.random.RandomState(0)
     perm = []
@@ -77,10 +100,11 @@ def test_predictions_invariant_under_rotation_translation_permutation(frame):
         np.testing.assert_allclose(m.predict(moved), base, rtol=1e-4, atol=1e-5)
 
 
-def test_supercell_invariance_with_mean_pooling(frame):
+@pytest.mark.parametrize("conv", ["cgcnn", "edge_gated"])
+def test_supercell_invariance_with_mean_pooling(frame, conv):
     """Mean pooling without the (cell-dependent) global vector predicts an intensive target per cell."""
     X = list(frame["structure"].iloc[[0, 21, 30]])
-    pipe = make_pipeline(CrystalGraph(cutoff=5.0, global_features=None), CGNNRegressor(**TINY))
+    pipe = make_pipeline(CrystalGraph(cutoff=5.0, global_features=None), CGNNRegressor(**TINY, module__conv=conv))
     _fit(pipe, frame["structure"], frame["y"])
     sup = [s * (2, 1, 1) for s in X]
     np.testing.assert_allclose(pipe.predict(sup), pipe.predict(X), rtol=1e-4, atol=1e-5)

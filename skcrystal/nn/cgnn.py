@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .layers import ResidualMLP, make_norm, scatter_mean, scatter_sum
 
-__all__ = ["CGConv", "CGNN"]
+__all__ = ["CGConv", "EdgeGatedConv", "CGNN"]
 
 
 class CGConv(nn.Module):
@@ -56,6 +56,45 @@ class CGConv(nn.Module):
         return F.softplus(v + self.norm2(agg))
 
 
+class EdgeGatedConv(nn.Module):
+    """Edge-gated convolution that also updates the edge states (Bresson & Laurent 2017, as in ALIGNN).
+
+    With hidden edge states ``e_ij`` of the atom width,
+
+        e_ij <- e_ij + SiLU(norm(A v_i + B v_j + C e_ij)),
+        v_i  <- v_i + SiLU(norm(U v_i + Σ_j σ(e_ij) ⊙ V v_j / (Σ_j σ(e_ij) + ε))),
+
+    so every layer refines the bond description as well as the atoms (plain
+    CGCNN keeps the Gaussian-expanded distances fixed).
+
+    Parameters
+    ----------
+    width : int
+        Width of the atom and edge states.
+    norm : {"batch", "layer", None}, default="batch"
+    """
+
+    def __init__(self, width, norm="batch"):
+        super().__init__()
+        self.src_gate = nn.Linear(width, width)
+        self.dst_gate = nn.Linear(width, width, bias=False)
+        self.edge_gate = nn.Linear(width, width, bias=False)
+        self.src_update = nn.Linear(width, width)
+        self.dst_update = nn.Linear(width, width, bias=False)
+        self.norm_edges = make_norm(norm, width)
+        self.norm_nodes = make_norm(norm, width)
+
+    def forward(self, v, edge_index, e):
+        ci, cj = edge_index[0], edge_index[1]
+        m = self.src_gate(v).index_select(0, ci) + self.dst_gate(v).index_select(0, cj) + self.edge_gate(e)
+        sigma = torch.sigmoid(m)
+        num = scatter_sum(sigma * self.dst_update(v).index_select(0, cj), ci, v.shape[0])
+        den = scatter_sum(sigma, ci, v.shape[0])
+        v_new = v + F.silu(self.norm_nodes(self.src_update(v) + num / (den + 1e-6)))
+        e_new = e + F.silu(self.norm_edges(m))
+        return v_new, e_new
+
+
 class CGNN(nn.Module):
     """Crystal graph network: gated convolutions, dense skips and the global vector in the readout.
 
@@ -87,6 +126,10 @@ class CGNN(nn.Module):
     norm : {"batch", "layer", None}, default="batch"
     dropout : float, default=0.0
         Dropout in the readout.
+    conv : {"cgcnn", "edge_gated"}, default="cgcnn"
+        ``"cgcnn"``: :class:`CGConv` (fixed edge features, CGCNN);
+        ``"edge_gated"``: :class:`EdgeGatedConv`, which embeds the edge
+        features to the atom width and updates them in every layer.
     """
 
     def __init__(
@@ -104,14 +147,23 @@ class CGNN(nn.Module):
         dense_skip=True,
         norm="batch",
         dropout=0.0,
+        conv="cgcnn",
     ):
         super().__init__()
         if pooling not in ("mean", "sum"):
             raise ValueError(f"pooling must be 'mean' or 'sum', got {pooling!r}")
+        if conv not in ("cgcnn", "edge_gated"):
+            raise ValueError(f"conv must be 'cgcnn' or 'edge_gated', got {conv!r}")
+        self.conv = conv
         self.pooling = pooling
         self.dense_skip = dense_skip
         self.embedding = nn.Linear(n_atom_features, atom_fea_len)
-        self.convs = nn.ModuleList(CGConv(atom_fea_len, n_edge_features, norm) for _ in range(n_conv))
+        if conv == "cgcnn":
+            self.edge_embedding = None
+            self.convs = nn.ModuleList(CGConv(atom_fea_len, n_edge_features, norm) for _ in range(n_conv))
+        else:
+            self.edge_embedding = nn.Sequential(nn.Linear(n_edge_features, atom_fea_len), nn.SiLU())
+            self.convs = nn.ModuleList(EdgeGatedConv(atom_fea_len, norm) for _ in range(n_conv))
         self.global_net = (
             ResidualMLP(n_global_features, global_fea_len, global_fea_len, n_layers=2, activation=nn.Softplus)
             if n_global_features
@@ -138,8 +190,12 @@ class CGNN(nn.Module):
         n_graphs = global_features.shape[0]
         v = self.embedding(atom_features)
         pooled = []
+        e = edge_features if self.edge_embedding is None else self.edge_embedding(edge_features)
         for conv in self.convs:
-            v = conv(v, edge_index, edge_features)
+            if self.edge_embedding is None:
+                v = conv(v, edge_index, e)
+            else:
+                v, e = conv(v, edge_index, e)
             pooled.append(self._pool(v, batch, n_graphs))
         if not pooled:
             pooled.append(self._pool(v, batch, n_graphs))
