@@ -9,10 +9,12 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from conftest import rotate, translate
+from skcrystal.data.atoms import atom_codes
 from skcrystal.data.graph import (
     CrystalGraphData,
     cgcnn_atom_features,
     collate_graphs,
+    element_one_hot,
     gaussian_centers,
     gaussian_expansion,
     periodic_neighbors,
@@ -155,6 +157,28 @@ def test_cgcnn_atom_features():
     assert not np.array_equal(f[0], f[1])
     with pytest.raises(ValueError, match="1..118"):
         cgcnn_atom_features([0])
+
+
+def test_element_one_hot_and_atom_feature_tuples():
+    f = element_one_hot([1, 26, 118])
+    assert f.shape == (3, 118) and f.sum() == 3
+    assert f[1].argmax() == 25 and f[2, 117] == 1
+    with pytest.raises(ValueError, match="1..118"):
+        element_one_hot([119])
+    s = Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    full = CrystalGraph(atom_features=("faithful", "cgcnn", "element")).fit_transform([s])[0, 0].atom_features
+    assert full.shape == (2, 24 + 91 + 118)
+    # the tuple concatenates the named blocks in its order
+    np.testing.assert_array_equal(full[:, :24], atom_codes([55, 17]))
+    np.testing.assert_array_equal(full[:, 24:115], cgcnn_atom_features([55, 17]))
+    np.testing.assert_array_equal(full[:, 115:], element_one_hot([55, 17]))
+    both = CrystalGraph(atom_features="both").fit_transform([s])[0, 0].atom_features
+    np.testing.assert_array_equal(both, full[:, :115])
+    rev = CrystalGraph(atom_features=["element", "faithful"]).fit_transform([s])[0, 0].atom_features
+    np.testing.assert_array_equal(rev, np.concatenate([full[:, 115:], full[:, :24]], axis=1))
+    for bad in ((), ("faithful", "faithful"), ("faithful", "magpie")):
+        with pytest.raises(ValueError, match="atom_features"):
+            CrystalGraph(atom_features=bad).fit([s])
 
 
 def test_gaussian_expansion_numpy_and_torch():

@@ -35,6 +35,7 @@ __all__ = [
     "canonical_rotation",
     "cgcnn_atom_features",
     "collate_graphs",
+    "element_one_hot",
     "gaussian_centers",
     "gaussian_expansion",
     "periodic_neighbors",
@@ -261,6 +262,25 @@ def cgcnn_atom_features(Z):
     if Z.size and (Z.min() < 1 or Z.max() > 118):
         raise ValueError(f"atomic numbers must be in 1..118, got {Z.min()}..{Z.max()}")
     return _cgcnn_table()[Z]
+
+
+def element_one_hot(Z):
+    """One-hot of the atomic number, shape ``(n_atoms, 118)`` (column ``Z - 1``).
+
+    Parameters
+    ----------
+    Z : array-like of int in 1..118
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    Z = np.asarray(Z, dtype=np.int64)
+    if Z.size and (Z.min() < 1 or Z.max() > 118):
+        raise ValueError(f"atomic numbers must be in 1..118, got {Z.min()}..{Z.max()}")
+    out = np.zeros((len(Z), 118), dtype=np.float32)
+    out[np.arange(len(Z)), Z - 1] = 1.0
+    return out
 
 
 # --------------------------------------------------------------------------- data object

@@ -9,7 +9,13 @@ import numpy as np
 from ..base import StructureFeaturizer
 from ..data.atoms import atom_codes
 from ..data.encodings import canonical_lattice_matrix, faithful_global_vector
-from ..data.graph import CrystalGraphData, cgcnn_atom_features, gaussian_centers, periodic_neighbors
+from ..data.graph import (
+    CrystalGraphData,
+    cgcnn_atom_features,
+    element_one_hot,
+    gaussian_centers,
+    periodic_neighbors,
+)
 from ..utils.validation import structure_arrays
 
 __all__ = ["CrystalGraph"]
@@ -58,10 +64,18 @@ class CrystalGraph(StructureFeaturizer):
     edge_vectors : bool, default=True
         Append ``[d, dx, dy, dz] / cutoff`` (the faithful CGNN's edge
         features) to the Gaussian expansion.
-    atom_features : {"faithful", "cgcnn", "both"}, default="faithful"
+    atom_features : str or tuple of str, default="faithful"
         ``"faithful"``: the 24-dim left-step periodic-table code;
         ``"cgcnn"``: a 91-dim CGCNN-style one-hot of binned element
-        properties; ``"both"``: their concatenation.
+        properties; ``"element"``: a 118-dim one-hot of the atomic number
+        (after the model's first linear layer, a free embedding per
+        element, as in Crystalformer); ``"both"``: ``("faithful",
+        "cgcnn")``.  A tuple concatenates the named blocks in its order.
+        The first two are additive codes (the embedding of an element is a
+        sum over its properties), so unseen elements still get a sensible
+        input; adding ``"element"`` lets the model tell apart elements
+        whose codes are close.  On the perovskites the richer codes matter:
+        see :doc:`/graphs`.
     global_features : {"faithful", "lattice", None}, default="faithful"
         ``"faithful"``: lattice sinusoids (18) ⊕ space-group one-hot (230,
         via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only
@@ -145,20 +159,27 @@ class CrystalGraph(StructureFeaturizer):
             raise ValueError(f"gaussian_step must be > 0, got {self.gaussian_step!r}")
         if self.gaussian_width is not None and not self.gaussian_width > 0:
             raise ValueError(f"gaussian_width must be None or > 0, got {self.gaussian_width!r}")
-        if self.atom_features not in ("faithful", "cgcnn", "both"):
-            raise ValueError(f"atom_features must be 'faithful', 'cgcnn' or 'both', got {self.atom_features!r}")
+        self._atom_feature_parts()
         if self.global_features not in ("faithful", "lattice", None):
             raise ValueError(f"global_features must be 'faithful', 'lattice' or None, got {self.global_features!r}")
 
     def _feature_names(self):
         return ["graph"]
 
+    def _atom_feature_parts(self):
+        spec = self.atom_features
+        parts = ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
+        allowed = ("faithful", "cgcnn", "element")
+        if not parts or any(p not in allowed for p in parts) or len(set(parts)) != len(parts):
+            raise ValueError(
+                "atom_features must be 'faithful', 'cgcnn', 'element', 'both' or a tuple of distinct names "
+                f"from {allowed}, got {spec!r}"
+            )
+        return parts
+
     def _atom_features(self, Z):
-        if self.atom_features == "faithful":
-            return atom_codes(Z)
-        if self.atom_features == "cgcnn":
-            return cgcnn_atom_features(Z)
-        return np.concatenate([atom_codes(Z), cgcnn_atom_features(Z)], axis=1)
+        blocks = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
+        return np.concatenate([blocks[p](Z) for p in self._atom_feature_parts()], axis=1)
 
     def _global(self, structure, lattice):
         if self.global_features is None:
