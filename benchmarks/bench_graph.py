@@ -288,6 +288,8 @@ def full(args):
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CGNNRegressor
 
+    if args.merge:
+        return _merge_full(args)
     torch.set_num_threads(args.threads)
     df = load_perovskites(n_samples=args.n if args.n > 0 else None, random_state=0)
     y = df["heat_ref"].to_numpy()
@@ -305,7 +307,12 @@ def full(args):
     )
     out = {"conditions": _conditions(args.threads), "config": vars(args), "n": len(df), "graph_build_s": t_graph,
            "folds": [], "fold_s": []}
+    wanted = {int(k) for k in args.fold_ids.split(",")} if args.fold_ids else set(range(5))
+    out["fold_ids"] = []
     for k, (tr, te) in enumerate(KFold(5, shuffle=True, random_state=0).split(graphs)):
+        if k not in wanted:
+            continue
+        out["fold_ids"].append(k)
         t = time.perf_counter()
         preds = []
         for seed in range(args.seeds):  # an ensemble of independently seeded models when seeds > 1
@@ -324,6 +331,23 @@ def full(args):
         if args.folds and k + 1 >= args.folds:
             break
     print("CGNN perovskites 5-fold MAE", out["mean"], "eV", flush=True)
+
+
+def _merge_full(args):
+    """Join ``full`` results run as separate processes (``--fold-ids``) into ``full_<tag>``."""
+    parts = [json.loads((RESULTS / f"bench_graph_full_{t}.json").read_text()) for t in args.merge.split(",")]
+    by_fold = {}
+    for part in parts:
+        for k, mae, sec in zip(part["fold_ids"], part["folds"], part["fold_s"]):
+            by_fold[k] = (mae, sec)
+    ids = sorted(by_fold)
+    out = {**parts[0], "merged_from": args.merge.split(","), "fold_ids": ids,
+           "folds": [by_fold[k][0] for k in ids], "fold_s": [by_fold[k][1] for k in ids],
+           "member_maes": [m for part in parts for m in part.get("member_maes", [])]}
+    out["mean"] = float(np.mean(out["folds"]))
+    out["std"] = float(np.std(out["folds"]))
+    _save(f"full_{args.tag}" if args.tag else "full", out)
+    print(f"CGNN perovskites {len(ids)}-fold MAE {out['mean']:.4f} ± {out['std']:.4f} eV", flush=True)
 
 
 def symmetry(args):
@@ -390,6 +414,9 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.01, help="full: AdamW weight decay")
     p.add_argument("--batch-size", type=int, default=64, help="full")
     p.add_argument("--seeds", type=int, default=1, help="full: average this many seeded models per fold")
+    p.add_argument("--fold-ids", default="", help="full: run only these folds (0-4, comma-separated), e.g. to "
+                   "spread the folds over processes; merge the results with --merge")
+    p.add_argument("--merge", default="", help="full: join the results of these tags (comma-separated) into --tag")
     args = p.parse_args(argv)
     {"throughput": throughput, "epoch": epoch, "cv": cv, "symmetry": symmetry, "full": full}[args.section](args)
 
