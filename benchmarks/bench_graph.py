@@ -30,8 +30,19 @@ cv
     benchmarks) for CGNN and CANN on a subsample.
 full
     The accuracy goal: 5-fold CV MAE of CGNN on *all* bundled perovskites
-    (``heat_ref``, same fold rule), graphs built once and reused by every fold,
-    L1 loss, AdamW with a cosine learning-rate schedule over ``--epochs``.
+    (``heat_ref``, same fold rule; ``--dataset mp``: all MP formation
+    energies), graphs built once and reused by every fold, L1 loss, AdamW
+    with a cosine learning-rate schedule over ``--epochs``.  ``--conv``,
+    ``--atom-features``, ``--width``, ``--n-conv``, ``--dropout``,
+    ``--weight-decay``, ``--batch-size`` and ``--seeds`` (an ensemble per
+    fold) set the model; ``--fold-ids`` runs some folds only, so two
+    processes can share the folds, and ``--merge tag_a,tag_b --tag t`` joins
+    their results.  The accurate setting of the docs:
+
+        python benchmarks/bench_graph.py full --n 0 --epochs 120 --threads 1 --conv edge_gated \\
+            --atom-features faithful,cgcnn,element --width 128 --fold-ids 0,1,2 --tag eg_a &
+        python benchmarks/bench_graph.py full ... --fold-ids 3,4 --tag eg_b; wait
+        python benchmarks/bench_graph.py full --merge eg_a,eg_b --tag eg
 
 Run ``python benchmarks/bench_graph.py throughput`` etc.; results go to
 ``benchmarks/results/bench_graph_<section>.json`` with the conditions.
@@ -284,15 +295,17 @@ def full(args):
     from sklearn.model_selection import KFold
     from skorch.callbacks import LRScheduler
 
-    from skcrystal.datasets import load_perovskites
+    from skcrystal.datasets import load_mp_formation_energy, load_perovskites
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CGNNRegressor
 
     if args.merge:
         return _merge_full(args)
     torch.set_num_threads(args.threads)
-    df = load_perovskites(n_samples=args.n if args.n > 0 else None, random_state=0)
-    y = df["heat_ref"].to_numpy()
+    loader, target = {"perovskites": (load_perovskites, "heat_ref"),
+                      "mp": (load_mp_formation_energy, "formation_energy_per_atom")}[args.dataset]
+    df = loader(n_samples=args.n if args.n > 0 else None, random_state=0)
+    y = df[target].to_numpy()
     t = time.perf_counter()
     atom_features = tuple(args.atom_features.split(","))
     graphs = CrystalGraph(atom_features=atom_features).fit_transform(df["structure"])
@@ -330,7 +343,7 @@ def full(args):
         _save(f"full_{args.tag}" if args.tag else "full", out)
         if args.folds and k + 1 >= args.folds:
             break
-    print("CGNN perovskites 5-fold MAE", out["mean"], "eV", flush=True)
+    print(f"CGNN {args.dataset} {target} MAE over folds {out['fold_ids']}: {out['mean']:.4f}", flush=True)
 
 
 def _merge_full(args):
@@ -347,7 +360,8 @@ def _merge_full(args):
     out["mean"] = float(np.mean(out["folds"]))
     out["std"] = float(np.std(out["folds"]))
     _save(f"full_{args.tag}" if args.tag else "full", out)
-    print(f"CGNN perovskites {len(ids)}-fold MAE {out['mean']:.4f} ± {out['std']:.4f} eV", flush=True)
+    print(f"CGNN {out['config'].get('dataset', 'perovskites')} {len(ids)}-fold MAE {out['mean']:.4f} ± "
+          f"{out['std']:.4f}", flush=True)
 
 
 def symmetry(args):
@@ -416,6 +430,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=1, help="full: average this many seeded models per fold")
     p.add_argument("--fold-ids", default="", help="full: run only these folds (0-4, comma-separated), e.g. to "
                    "spread the folds over processes; merge the results with --merge")
+    p.add_argument("--dataset", default="perovskites", choices=["perovskites", "mp"],
+                   help="full: all perovskites (heat_ref, eV) or all MP formation energies (eV/atom)")
     p.add_argument("--merge", default="", help="full: join the results of these tags (comma-separated) into --tag")
     args = p.parse_args(argv)
     {"throughput": throughput, "epoch": epoch, "cv": cv, "symmetry": symmetry, "full": full}[args.section](args)

@@ -7,6 +7,7 @@ fold) to ``benchmarks/results/models.md`` and prints it.  Other model families
 
     python benchmarks/bench_models.py                  # full frames (slow: NNN dominates)
     python benchmarks/bench_models.py --n-perovskites 1000 --n-mp 500   # the subsets of bench_graph.py
+    python benchmarks/bench_models.py --models Dummy,GBT --out benchmarks/results/models_full_gbt.md
 """
 
 import argparse
@@ -34,10 +35,12 @@ def main():
     ap.add_argument("--n-mp", type=int, default=0, help="MP formation-energy subsample (0 = all rows)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--hidden", type=int, default=1000, help="NNN width (3 layers; the paper: 1000)")
+    ap.add_argument("--models", default="Dummy,GBT,NNN", help="comma-separated subset of Dummy,GBT,NNN")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.md"))
     args = ap.parse_args()
     lines = [f"# Model benchmark ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-             f"{torch.get_num_threads()} torch threads, KFold(5, shuffle=True, random_state=0), NNN "
+             f"{torch.get_num_threads()} torch threads, KFold(5, shuffle=True, random_state=0), "
+             f"models {args.models}, NNN "
              f"{args.epochs} epochs width {args.hidden})", ""]
     for title, (loader, target, n_arg) in DATASETS.items():
         n = getattr(args, n_arg)
@@ -49,6 +52,7 @@ def main():
             "NNN": NNNRegressor(max_epochs=args.epochs, module__hidden=(args.hidden,) * 3, batch_size=128,
                                 lr=1e-3, random_state=0),
         }
+        models = {k: v for k, v in models.items() if k in args.models.split(",")}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             results, _ = cross_validate_models(models, df["structure"], df[target])
