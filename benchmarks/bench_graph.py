@@ -338,8 +338,9 @@ def full(args):
         out["final_train_loss"] = float(m.history_[-1, "train_loss"])
         out["final_train_l1_ev"] = out["final_train_loss"] * float(m.y_std_)
         out["mean"] = float(np.mean(out["folds"]))
-        print(f"fold {k + 1}: MAE {out['folds'][-1]:.4f} eV, {out['fold_s'][-1]:.0f} s, "
-              f"train L1 {out['final_train_l1_ev']:.4f} eV (last member)", flush=True)
+        unit = "eV" if args.dataset == "perovskites" else "eV/atom"
+        print(f"fold {k + 1}: MAE {out['folds'][-1]:.4f} {unit}, {out['fold_s'][-1]:.0f} s, "
+              f"train L1 {out['final_train_l1_ev']:.4f} {unit} (last member)", flush=True)
         _save(f"full_{args.tag}" if args.tag else "full", out)
         if args.folds and k + 1 >= args.folds:
             break
