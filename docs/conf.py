@@ -58,6 +58,7 @@ autosummary_imported_members = False
 _FRAMEWORK_BASES = ",".join([
     "BaseEstimator", "TransformerMixin", "RegressorMixin", "ClassifierMixin", "_SetOutputMixin",
     "NeuralNet", "NeuralNetRegressor", "NeuralNetClassifier", "ValueError", "Exception", "object",
+    "Module",  # torch.nn.Module under skcrystal.nn
 ])
 autodoc_default_options = {
     "members": True,
