@@ -11,6 +11,11 @@ skip connections and the global vector ``g`` (lattice and space-group codes)
 embedded by its own network and joined to the readout.  Here the readout
 concatenates the pooled atom states of every convolution layer (a dense skip
 from each layer to the head) with the embedded ``g``.
+
+``CGNN(conv="edge_gated")`` swaps the CGCNN convolution for
+:class:`EdgeGatedConv`, which also updates the edge states layer by layer
+(as the faithful CGNN's graph-network blocks and ALIGNN do); with richer
+atom inputs it is the accurate setting on the perovskites (docs: graphs).
 """
 
 from __future__ import annotations
