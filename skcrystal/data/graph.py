@@ -29,6 +29,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .atoms import MAX_Z
+
 __all__ = [
     "CrystalGraphData",
     "GraphDataset",
@@ -240,6 +242,14 @@ def _cgcnn_table():
     return table
 
 
+def _check_atomic_numbers(Z):
+    """``Z`` as an int64 array, or a ValueError naming the range when an entry is outside 1..MAX_Z."""
+    Z = np.asarray(Z, dtype=np.int64)
+    if Z.size and (Z.min() < 1 or Z.max() > MAX_Z):
+        raise ValueError(f"atomic numbers must be in 1..{MAX_Z}, got {Z.min()}..{Z.max()}")
+    return Z
+
+
 def cgcnn_atom_features(Z):
     """CGCNN-style atom features: one-hot bins of element properties (91 numbers).
 
@@ -258,10 +268,7 @@ def cgcnn_atom_features(Z):
     -------
     ndarray of float32, shape (len(Z), 91)
     """
-    Z = np.asarray(Z, dtype=np.int64)
-    if Z.size and (Z.min() < 1 or Z.max() > 118):
-        raise ValueError(f"atomic numbers must be in 1..118, got {Z.min()}..{Z.max()}")
-    return _cgcnn_table()[Z]
+    return _cgcnn_table()[_check_atomic_numbers(Z)]
 
 
 def element_one_hot(Z):
@@ -275,12 +282,7 @@ def element_one_hot(Z):
     -------
     ndarray of float32
     """
-    Z = np.asarray(Z, dtype=np.int64)
-    if Z.size and (Z.min() < 1 or Z.max() > 118):
-        raise ValueError(f"atomic numbers must be in 1..118, got {Z.min()}..{Z.max()}")
-    out = np.zeros((len(Z), 118), dtype=np.float32)
-    out[np.arange(len(Z)), Z - 1] = 1.0
-    return out
+    return np.eye(MAX_Z, dtype=np.float32)[_check_atomic_numbers(Z) - 1]
 
 
 # --------------------------------------------------------------------------- data object
