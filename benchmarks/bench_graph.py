@@ -115,8 +115,6 @@ def ours_graph(structure, radius=8.0, max_num_nbr=12, centers=None, width=0.2, c
 
 def compare_edges(structure, ref, ours, tie_tol=1e-6):
     """Return (distances identical, n atoms, n atoms with a tie at the cut, n tie-free atoms with same edge set)."""
-    from pymatgen.core import Structure  # noqa: F401
-
     idx, dist, img, _ = ref
     ci, cj, oimg, d, _ = ours
     full = structure.get_all_neighbors(8.0)
@@ -251,9 +249,9 @@ def _cv_scores(est, X, y, kf, classification=False):
 def cv(args):
     import torch
     from sklearn.dummy import DummyRegressor
-    from sklearn.model_selection import KFold
 
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
+    from skcrystal.evaluation import fixed_folds
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CANNRegressor, CGNNRegressor
 
@@ -266,7 +264,7 @@ def cv(args):
             continue
         df = loader(n_samples=args.n, random_state=0)
         X, y = df["structure"], df[target]
-        kf = KFold(5, shuffle=True, random_state=0)
+        kf = fixed_folds()
         res = {"n": len(df), "target": target}
         res["dummy_mean"] = _cv_scores(DummyRegressor(), X.to_frame(), y, kf)
         print(name, "dummy", res["dummy_mean"]["mean"], flush=True)
@@ -296,10 +294,10 @@ def full(args):
     import torch
     from sklearn.base import clone
     from sklearn.metrics import mean_absolute_error
-    from sklearn.model_selection import KFold
     from skorch.callbacks import LRScheduler
 
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
+    from skcrystal.evaluation import fixed_folds
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CGNNRegressor
 
@@ -326,7 +324,7 @@ def full(args):
            "folds": [], "fold_s": []}
     wanted = {int(k) for k in args.fold_ids.split(",")} if args.fold_ids else set(range(5))
     out["fold_ids"] = []
-    for k, (tr, te) in enumerate(KFold(5, shuffle=True, random_state=0).split(graphs)):
+    for k, (tr, te) in enumerate(fixed_folds().split(graphs)):
         if k not in wanted:
             continue
         out["fold_ids"].append(k)
@@ -338,15 +336,14 @@ def full(args):
             out.setdefault("member_maes", []).append(float(mean_absolute_error(y[te], preds[-1])))
         out["folds"].append(float(mean_absolute_error(y[te], np.mean(preds, axis=0))))
         out["fold_s"].append(time.perf_counter() - t)
-        # the loss is on standardised targets; times y_std_ it is the training L1 in eV
-        out["final_train_loss"] = float(m.history_[-1, "train_loss"])
-        out["final_train_l1_ev"] = out["final_train_loss"] * float(m.y_std_)
+        # the loss is on standardised targets; times y_std_ it is the training L1 in target units
+        out.setdefault("final_train_l1", []).append(float(m.history_[-1, "train_loss"]) * float(m.y_std_))
         out["mean"] = float(np.mean(out["folds"]))
         unit = "eV" if args.dataset == "perovskites" else "eV/atom"
         print(f"fold {k + 1}: MAE {out['folds'][-1]:.4f} {unit}, {out['fold_s'][-1]:.0f} s, "
-              f"train L1 {out['final_train_l1_ev']:.4f} {unit} (last member)", flush=True)
+              f"train L1 {out['final_train_l1'][-1]:.4f} {unit} (last member)", flush=True)
         _save(f"full_{args.tag}" if args.tag else "full", out)
-        if args.folds and k + 1 >= args.folds:
+        if args.folds and len(out["fold_ids"]) >= args.folds:
             break
     print(f"CGNN {args.dataset} {target} MAE over folds {out['fold_ids']}: {out['mean']:.4f}", flush=True)
 
@@ -361,7 +358,10 @@ def _merge_full(args):
     ids = sorted(by_fold)
     out = {**parts[0], "merged_from": args.merge.split(","), "fold_ids": ids,
            "folds": [by_fold[k][0] for k in ids], "fold_s": [by_fold[k][1] for k in ids],
-           "member_maes": [m for part in parts for m in part.get("member_maes", [])]}
+           "member_maes": [m for part in parts for m in part.get("member_maes", [])],
+           "final_train_l1": [v for part in parts for v in part.get("final_train_l1", [])]}
+    for stale in ("final_train_loss", "final_train_l1_ev"):  # single values of older part files
+        out.pop(stale, None)
     out["mean"] = float(np.mean(out["folds"]))
     out["std"] = float(np.std(out["folds"]))
     _save(f"full_{args.tag}" if args.tag else "full", out)
@@ -373,12 +373,12 @@ def symmetry(args):
     import pandas as pd
     import torch
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-    from sklearn.model_selection import StratifiedKFold
 
     from skorch.callbacks import LRScheduler
 
     from skcrystal.data.encodings import spacegroup_number
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
+    from skcrystal.evaluation import fixed_folds
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CGNNClassifier
 
@@ -402,7 +402,7 @@ def symmetry(args):
         counts = y.value_counts()
         y = y[y.map(counts) >= 5]  # StratifiedKFold(5) needs 5 members per class
         X = X.loc[y.index]
-        kf = StratifiedKFold(5, shuffle=True, random_state=0)
+        kf = fixed_folds(classification=True)
         # the faithful g holds the space-group one-hot, i.e. the answer: symmetry targets get the lattice code only
         featurizer = CrystalGraph(global_features="lattice", atom_features=tuple(args.atom_features.split(",")))
         est = CGNNClassifier(
