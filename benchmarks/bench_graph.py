@@ -7,7 +7,7 @@ throughput
     of the distances) for perovskites and Materials Project cells, (a) with a
     CGCNN-style reference loader (``Structure.get_all_neighbors(8.0)`` per
     structure, sort each atom's list by distance, keep 12, expand), (b) with
-    :func:`skcrystal.data.graph.periodic_neighbors` + the same expansion, and
+    :func:`skcrystal.geometry.periodic_neighbors` + the same expansion, and
     (c) with the full :class:`~skcrystal.featurizers.CrystalGraph` transformer
     (cache cleared; global vector off, lattice only, and faithful with the
     spglib space group).  Edge identity: per atom, the 12 distances must agree,
@@ -91,7 +91,7 @@ def _save(name, obj):
 # ----------------------------------------------------------------- reference loader
 def reference_graph(structure, radius=8.0, max_num_nbr=12, centers=None, width=0.2):
     """CGCNN-style graph: get_all_neighbors, sort by distance, keep 12, Gaussian-expand."""
-    from skcrystal.data.graph import gaussian_expansion
+    from skcrystal.featurizers.graph import gaussian_expansion
 
     all_nbrs = structure.get_all_neighbors(radius, include_index=True)
     all_nbrs = [sorted(nbrs, key=lambda x: x.nn_distance) for nbrs in all_nbrs]
@@ -106,7 +106,8 @@ def reference_graph(structure, radius=8.0, max_num_nbr=12, centers=None, width=0
 
 
 def ours_graph(structure, radius=8.0, max_num_nbr=12, centers=None, width=0.2, complete_shells=False):
-    from skcrystal.data.graph import gaussian_expansion, periodic_neighbors
+    from skcrystal.featurizers.graph import gaussian_expansion
+    from skcrystal.geometry import periodic_neighbors
 
     ci, cj, img, d = periodic_neighbors(structure.lattice.matrix, structure.frac_coords, radius, max_num_nbr,
                                         complete_shells=complete_shells)
@@ -138,7 +139,7 @@ def throughput(args):
     import torch
 
     from skcrystal import clear_feature_cache
-    from skcrystal.data.graph import gaussian_centers
+    from skcrystal.featurizers.graph import gaussian_centers
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
     from skcrystal.featurizers import CrystalGraph
 
@@ -376,7 +377,7 @@ def symmetry(args):
 
     from skorch.callbacks import LRScheduler
 
-    from skcrystal.data.encodings import spacegroup_number
+    from skcrystal.encodings.crystal import spacegroup_number
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
     from skcrystal.evaluation import fixed_folds
     from skcrystal.featurizers import CrystalGraph

@@ -38,7 +38,7 @@ from pymatgen.core import Structure
 
 import skcrystal.datasets
 from skcrystal.base import clear_feature_cache
-from skcrystal.featurizers.topology import PersistentInteractionHomology
+from skcrystal.featurizers.pih import PersistentInteractionHomology
 
 DATA = Path(skcrystal.datasets.__file__).parent / "data"
 

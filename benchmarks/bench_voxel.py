@@ -212,7 +212,7 @@ def spacegroup(args):
     import pandas as pd
     from sklearn.model_selection import StratifiedKFold
 
-    from skcrystal.data.encodings import spacegroup_number
+    from skcrystal.encodings.crystal import spacegroup_number
     from skcrystal.datasets import load_mp_formation_energy
 
     df = load_mp_formation_energy()

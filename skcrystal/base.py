@@ -25,6 +25,9 @@ from sklearn.utils import gen_even_slices
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
+from numbers import Integral
+
+from .utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from .utils.validation import check_structures, row_labels
 
 __all__ = ["StructureFeaturizer", "FeaturizationError", "clear_feature_cache", "structure_hash"]
@@ -140,6 +143,13 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     _cacheable = True
     _cache_ignore = ("n_jobs", "verbose", "on_error")
     _citations: tuple = ()
+    #: What each constructor parameter may be (checked once per ``fit``); subclasses merge
+    #: these entries into their own: ``{**StructureFeaturizer._parameter_constraints, ...}``.
+    _parameter_constraints: dict = {
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), Interval(Integral, None, -1, closed="right"), None],
+        "verbose": ["verbose"],
+        "on_error": [StrOptions({"raise", "nan"})],
+    }
 
     def __init__(self, n_jobs=None, verbose=0, on_error="raise"):
         self.n_jobs = n_jobs
@@ -159,9 +169,13 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """Output column names, valid after ``_fit``."""
 
     def _check_params(self):
-        """Validate parameters at fit time (subclasses extend and call super)."""
-        if self.on_error not in ("raise", "nan"):
-            raise ValueError(f"on_error must be 'raise' or 'nan', got {self.on_error!r}")
+        """Validate parameters at fit time: the declared constraints, then cross-parameter rules.
+
+        Subclasses declare ``_parameter_constraints`` and extend this method
+        (calling ``super()._check_params()`` first) only for rules that involve
+        several parameters.
+        """
+        validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
 
     def _cache_state(self):
         """Extra fitted state that changes the output (default: none)."""

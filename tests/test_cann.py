@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from conftest import rotate
-from skcrystal.data.graph import collate_graphs
+from skcrystal.nn.data import collate_graphs
 from skcrystal.featurizers import CrystalGraph
 from skcrystal.models import CANNClassifier, CANNRegressor
 from skcrystal.nn.cann import CANN, frac_fourier

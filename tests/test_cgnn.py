@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from conftest import rotate, translate
-from skcrystal.data.graph import collate_graphs
+from skcrystal.nn.data import collate_graphs
 from skcrystal.featurizers import CrystalGraph
 from skcrystal.models import CGNNClassifier, CGNNRegressor
 from skcrystal.nn.cgnn import CGNN
@@ -131,7 +131,7 @@ def _crystal_system(s):
 
 @pytest.mark.parametrize("target", ["crystal_system", "space_group"])
 def test_classification_symmetry_targets(frame, target):
-    from skcrystal.data.encodings import spacegroup_number
+    from skcrystal.encodings.crystal import spacegroup_number
 
     X = frame["structure"]
     if target == "crystal_system":

@@ -5,8 +5,8 @@ import pytest
 from conftest import permute, rotate, translate
 from pymatgen.core import Element, Lattice, Structure
 
-from skcrystal.data.atoms import atom_codes, left_step_position
-from skcrystal.data.encodings import frac_sinusoids, lattice_sinusoids
+from skcrystal.encodings.atoms import atom_codes, left_step_position
+from skcrystal.encodings.crystal import frac_sinusoids, lattice_sinusoids
 from skcrystal.featurizers import (
     CompositionFeatures,
     ElectronCounts,
@@ -194,7 +194,7 @@ def test_symmetry_info_agrees_with_pymatgen_analyzer(mp_frame, perovskites):
     """spglib is called directly; answers must be pymatgen's, oxidation states kept distinct."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from skcrystal.data.encodings import symmetry_info
+    from skcrystal.encodings.crystal import symmetry_info
 
     structures = list(mp_frame["structure"][:30]) + list(perovskites["structure"][:10])
     # Fe2+/Fe3+ on rock-salt sites: one element, two species -> lower symmetry than plain FeO

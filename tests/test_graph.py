@@ -9,16 +9,10 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from conftest import rotate, translate
-from skcrystal.data.atoms import atom_codes
-from skcrystal.data.graph import (
-    CrystalGraphData,
-    cgcnn_atom_features,
-    collate_graphs,
-    element_one_hot,
-    gaussian_centers,
-    gaussian_expansion,
-    periodic_neighbors,
-)
+from skcrystal.encodings.atoms import atom_codes, cgcnn_atom_features, element_one_hot
+from skcrystal.featurizers.graph import CrystalGraphData, gaussian_centers, gaussian_expansion
+from skcrystal.geometry import periodic_neighbors
+from skcrystal.nn.data import collate_graphs, gaussian_expansion_torch
 from skcrystal.featurizers import CrystalGraph
 
 
@@ -186,7 +180,7 @@ def test_gaussian_expansion_numpy_and_torch():
     assert len(c) == 41 and c[-1] == pytest.approx(8.0)
     d = np.array([0.0, 1.0, 7.9])
     a = gaussian_expansion(d, c, 0.2)
-    b = gaussian_expansion(torch.tensor(d), c, 0.2).numpy()
+    b = gaussian_expansion_torch(torch.tensor(d), c, 0.2).numpy()
     np.testing.assert_allclose(a, b, rtol=1e-6)
     assert a[1].argmax() == 5
 

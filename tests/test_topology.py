@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 import skcrystal.datasets
-from skcrystal.featurizers.topology import PersistentInteractionHomology
+from skcrystal.featurizers.pih import PersistentInteractionHomology
 from skcrystal.topology import (
     ITT_CLUSTERS,
     alpha_interaction_complex,

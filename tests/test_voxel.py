@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from skcrystal.base import FeaturizationError
-from skcrystal.data.atoms import atom_codes
+from skcrystal.encodings.atoms import atom_codes
 from skcrystal.featurizers import Voxelizer
 from skcrystal.featurizers.voxel import VoxelCollisionWarning, VoxelRecord, _corners, voxelize
 from skcrystal.utils.validation import StructureValidationError

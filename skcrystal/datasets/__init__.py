@@ -192,7 +192,7 @@ def add_symmetry_labels(df, column="structure", symprec=0.1, n_jobs=None):
     """
     from sklearn.utils.parallel import Parallel, delayed
 
-    from ..data.encodings import symmetry_info
+    from ..encodings.crystal import symmetry_info
 
     def crystal_system(n):
         for hi, name in ((2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"),

@@ -12,7 +12,7 @@ from .faithful import (
 )
 from .voxel import Voxelizer  # noqa: E402
 from .graph import CrystalGraph  # noqa: E402
-from .topology import PersistentInteractionHomology  # noqa: E402
+from .pih import PersistentInteractionHomology  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",

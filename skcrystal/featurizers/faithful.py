@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import StructureFeaturizer
-from ..data.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes
-from ..data.encodings import (
+from ..encodings.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes
+from ..encodings.crystal import (
     POINT_GROUPS,
     frac_sinusoids,
     lattice_sinusoids,

@@ -1,24 +1,108 @@
-"""The :class:`CrystalGraph` transformer: structures -> periodic crystal graphs."""
+"""The :class:`CrystalGraph` transformer: structures -> periodic crystal graphs.
+
+:class:`CrystalGraphData` is the per-structure graph (numpy arrays only, so it
+pickles cheaply and caches well); :func:`skcrystal.nn.data.collate_graphs`
+batches graphs into flat tensors for the torch models.
+"""
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..base import StructureFeaturizer
-from ..data.atoms import atom_codes
-from ..data.encodings import canonical_lattice_matrix, faithful_global_vector
-from ..data.graph import (
-    CrystalGraphData,
-    cgcnn_atom_features,
-    element_one_hot,
-    gaussian_centers,
-    periodic_neighbors,
-)
+from ..encodings.atoms import atom_codes, cgcnn_atom_features, element_one_hot
+from ..encodings.crystal import canonical_lattice_matrix, faithful_global_vector
+from ..geometry import periodic_neighbors
 from ..utils.validation import structure_arrays
 
-__all__ = ["CrystalGraph"]
+__all__ = ["CrystalGraph", "CrystalGraphData", "gaussian_centers", "gaussian_expansion"]
+
+
+def gaussian_centers(start=0.0, stop=8.0, step=0.2):
+    """Centres of the Gaussian distance basis (``stop`` included, CGCNN convention)."""
+    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    return start + step * np.arange(n)
+
+
+def gaussian_expansion(distance, centers, width):
+    """``exp(-(d - μ_k)² / width²)`` for every distance and centre (numpy).
+
+    Parameters
+    ----------
+    distance : array of shape (n_edges,)
+    centers : array of shape (n_centers,)
+    width : float
+
+    Returns
+    -------
+    ndarray of shape (n_edges, n_centers)
+
+    See Also
+    --------
+    skcrystal.nn.data.gaussian_expansion_torch : the same on tensors (used when batching).
+    """
+    distance = np.asarray(distance, dtype=np.float64)
+    return np.exp(-((distance[:, None] - np.asarray(centers)[None, :]) ** 2) / width**2)
+
+
+@dataclass
+class CrystalGraphData:
+    """One crystal as a graph (numpy arrays; cheap to pickle and cache).
+
+    Attributes
+    ----------
+    atom_features : ndarray of float32, shape (n_atoms, n_atom_features)
+    frac : ndarray of float32, shape (n_atoms, 3)
+        Fractional coordinates wrapped into [0, 1).
+    atomic_numbers : ndarray of int64, shape (n_atoms,)
+    edge_index : ndarray of int64, shape (2, n_edges)
+        Rows ``(center, neighbor)``; messages flow neighbour -> centre.
+    edge_distance : ndarray of float32, shape (n_edges,)
+    edge_vector : ndarray of float32, shape (n_edges, 3)
+        ``r_neighbor(image) − r_center`` in the lattice's standard orientation
+        (rotation- and translation-invariant).
+    edge_image : ndarray of int64, shape (n_edges, 3)
+    global_features : ndarray of float32, shape (n_global,)
+        The faithful global vector ``g`` (may be empty).
+    edge_basis : tuple
+        ``(centers, width, cutoff, include_vector)`` used by
+        :func:`collate_graphs` to build edge features.
+    """
+
+    atom_features: np.ndarray
+    frac: np.ndarray
+    atomic_numbers: np.ndarray
+    edge_index: np.ndarray
+    edge_distance: np.ndarray
+    edge_vector: np.ndarray
+    edge_image: np.ndarray
+    global_features: np.ndarray
+    edge_basis: tuple = field(default=((), 1.0, 1.0, False))
+
+    @property
+    def n_atoms(self):
+        """Number of nodes."""
+        return len(self.atomic_numbers)
+
+    @property
+    def n_edges(self):
+        """Number of directed edges."""
+        return self.edge_index.shape[1]
+
+    @property
+    def n_edge_features(self):
+        """Width of the edge features :func:`collate_graphs` builds."""
+        centers, _, _, vec = self.edge_basis
+        return len(centers) + (4 if vec else 0)
+
+    def __repr__(self):
+        return (
+            f"CrystalGraphData(n_atoms={self.n_atoms}, n_edges={self.n_edges}, "
+            f"atom_features={self.atom_features.shape[1]}, global={len(self.global_features)})"
+        )
 
 
 class CrystalGraph(StructureFeaturizer):
@@ -33,7 +117,7 @@ class CrystalGraph(StructureFeaturizer):
     lattice's standard orientation, so they do not change under rotation or
     translation), and the faithful global vector ``g``.  The output is an
     ``(n_structures, 1)`` object array for :class:`~skcrystal.models.CGNNRegressor`
-    and friends; :func:`skcrystal.data.graph.collate_graphs` batches graphs
+    and friends; :func:`skcrystal.nn.data.collate_graphs` batches graphs
     into flat tensors without padding.
 
     Defaults follow CGCNN (Xie & Grossman 2018): 8 Å, 12 neighbours, Gaussian

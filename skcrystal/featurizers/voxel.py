@@ -35,8 +35,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import StructureFeaturizer
-from ..data.atoms import ATOM_CODE_NAMES, MAX_Z, atom_codes
-from ..data.encodings import faithful_global_vector
+from ..encodings.atoms import ATOM_CODE_NAMES, MAX_Z, atom_codes
+from ..encodings.crystal import faithful_global_vector
 from ..utils.validation import structure_arrays
 
 __all__ = ["Voxelizer", "VoxelRecord", "VoxelCollisionWarning", "voxelize"]
@@ -193,7 +193,7 @@ class Voxelizer(StructureFeaturizer):
         (N=32 with the faithful code: 25·32³·4 B = 3.3 MB).
     embedding : "faithful", None, callable or array-like, default="faithful"
         Per-atom channels after the occupancy channel.  ``"faithful"``: the
-        24-dim left-step atom code (:func:`skcrystal.data.atoms.atom_codes`);
+        24-dim left-step atom code (:func:`skcrystal.encodings.atoms.atom_codes`);
         ``None``: occupancy only; a callable mapping an int array of atomic
         numbers to an ``(n_atoms, d)`` array; or an array of shape
         ``(119, d)`` indexed by atomic number (row 0 unused).

@@ -46,6 +46,11 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping
 from skorch.dataset import ValidSplit
 
+from numbers import Integral, Real
+
+from sklearn.utils import check_random_state
+
+from ..utils._param_validation import HasMethods, Interval, Options, validate_parameter_constraints
 from ..utils.validation import check_target
 from ._input import featurize_input
 
@@ -86,6 +91,22 @@ class CrystalNetMixin:
     """
 
     _regression = True
+    #: Constraints of the parameters every skcrystal network shares (checked once per ``fit``);
+    #: a model merges them into its own: ``{**CrystalNetMixin._parameter_constraints, ...}``.
+    _parameter_constraints: dict = {
+        "module": ["class", HasMethods(["forward"])],
+        "featurizer": [HasMethods(["fit", "transform"]), None],
+        "random_state": ["random_state"],
+        "early_stopping": ["boolean", Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "gradient_clipping": [Interval(Real, 0, None, closed="neither"), None],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(int, {-1})],
+        "verbose": ["verbose"],
+        "criterion": ["class", "callable"],
+        "optimizer": ["class", "callable"],
+    }
 
     def _get_param_names(self):
         # skorch lists its private bookkeeping (``_params_to_validate``) as a parameter; keep it out
@@ -139,7 +160,7 @@ class CrystalNetMixin:
         if self.random_state is None:
             self.torch_generator_ = None
             return
-        seed = int(np.random.RandomState(self.random_state).randint(0, 2**31 - 1))
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         torch.manual_seed(seed)
         self.torch_generator_ = torch.Generator().manual_seed(seed)
 
@@ -199,12 +220,10 @@ class CrystalNetMixin:
         return self
 
     # -------------------------------------------------------------- fit
-    def _check_extra_params(self):
-        if self.early_stopping is not False and self.early_stopping is not None:
-            if not (self.early_stopping is True or int(self.early_stopping) >= 1):
-                raise ValueError(f"early_stopping must be False, True or a patience >= 1, got {self.early_stopping!r}")
-        if not 0 < float(self.validation_fraction) < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+    def _check_params(self):
+        """Validate the declared parameter constraints (subclasses extend for cross-parameter rules)."""
+        params = {k: v for k, v in self.get_params(deep=False).items() if k in self._parameter_constraints}
+        validate_parameter_constraints(self._parameter_constraints, params, type(self).__name__)
 
     def fit(self, X, y, **fit_params):
         """Featurize (if given structures), validate ``y`` and train.
@@ -222,7 +241,7 @@ class CrystalNetMixin:
         -------
         self
         """
-        self._check_extra_params()
+        self._check_params()
         Xf = self._featurize(X, fit=True)
         n = _n_rows(Xf)
         y = check_target(y, n, classification=not self._regression)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data.graph import GraphDataset, collate_graphs
+from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cann import CANN
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetRegressor
 from .cgnn import _ATTRS_DOC, _PARAMS_DOC, GraphNetMixin, _graph_net_kwargs

@@ -6,82 +6,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..featurizers.voxel import Voxelizer, VoxelRecord
+from ..featurizers.voxel import Voxelizer
 from ..nn.ccnn import CCNN
+from ..nn.data import VoxelDataset, _as_voxel_rows, collate_voxels
 from .base import CrystalNetClassifier, CrystalNetRegressor
 
-__all__ = ["CCNNClassifier", "CCNNRegressor", "VoxelDataset", "collate_voxels"]
+__all__ = ["CCNNClassifier", "CCNNRegressor"]
 
 _CITATION = (
     "Nop, G. N., Hussain, F. et al. Faithful novel machine learning for predicting quantum "
     "properties. npj Computational Materials (2025)."
 )
-
-
-def _as_voxel_rows(X, who="CCNN"):
-    """Normalise voxel input to an object array of shape (n, 2): (grid or VoxelRecord, globals)."""
-    if isinstance(X, pd.DataFrame):
-        X = X.to_numpy(dtype=object)
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim == 5:
-            # a stack of dense grids (n, C, N, N, N) without global vectors
-            X32 = np.asarray(X, dtype=np.float32)
-            out = np.empty((len(X32), 2), dtype=object)
-            empty = np.zeros(0, dtype=np.float32)
-            for i in range(len(X32)):
-                out[i, 0], out[i, 1] = X32[i], empty
-            return out
-        raise ValueError(
-            f"{who} needs voxel grids, got a numeric array of shape {X.shape}; put "
-            "Voxelizer(output='dense') or Voxelizer(output='lazy') before it (flat output is for "
-            "non-convolutional models), pass an array of shape (n, C, N, N, N), or pass structures"
-        )
-    X = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(
-            f"{who} expects the (n, 2) object array of Voxelizer(output='dense'|'lazy') "
-            f"(grid, global vector), got shape {X.shape}"
-        )
-    return X
-
-
-class VoxelDataset(torch.utils.data.Dataset):
-    """A torch Dataset over Voxelizer output; lazy records are drawn when indexed.
-
-    Parameters
-    ----------
-    X : object ndarray of shape (n, 2)
-        Rows ``(grid or VoxelRecord, global vector)``.
-    y : array-like of shape (n,) or (n, 1), optional
-    """
-
-    def __init__(self, X, y=None):
-        self.X = _as_voxel_rows(X)
-        self.y = None if y is None else np.asarray(y)
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        vox, g = self.X[i, 0], self.X[i, 1]
-        if isinstance(vox, VoxelRecord):
-            vox = vox.dense()
-        vox = torch.as_tensor(np.asarray(vox, dtype=np.float32))
-        g = torch.as_tensor(np.asarray(g, dtype=np.float32))
-        yi = torch.zeros(1) if self.y is None else torch.as_tensor(self.y[i])
-        return vox, g, yi
-
-
-def collate_voxels(batch):
-    """Stack a batch into ``({"voxels": (B,C,N,N,N), "globals": (B,G)}, y)`` for ``CCNN.forward``."""
-    vox, g, y = zip(*batch)
-    shapes = {tuple(v.shape) for v in vox}
-    if len(shapes) > 1:
-        raise ValueError(f"voxel grids of different shapes in one batch: {sorted(shapes)}")
-    inputs = {"voxels": torch.stack(vox)}
-    if g[0].numel():
-        inputs["globals"] = torch.stack(g)
-    return inputs, torch.stack(y)
 
 
 _CCNN_DOC = """

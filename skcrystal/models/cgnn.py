@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.graph import CrystalGraphData, GraphDataset, collate_graphs
+from ..featurizers.graph import CrystalGraphData
+from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cgnn import CGNN
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetRegressor
 

@@ -135,7 +135,7 @@ class CANN(nn.Module):
         self.head = nn.Sequential(nn.Linear(d_model, ff_hidden), nn.GELU(), nn.Linear(ff_hidden, n_outputs))
 
     def forward(self, atom_features, frac, global_features, batch, edge_index=None, edge_features=None):
-        """Predict from a batch produced by :func:`skcrystal.data.graph.collate_graphs` (edges unused).
+        """Predict from a batch produced by :func:`skcrystal.nn.data.collate_graphs` (edges unused).
 
         Returns
         -------

@@ -186,7 +186,7 @@ class CGNN(nn.Module):
         return scatter_mean(v, batch, n_graphs) if self.pooling == "mean" else scatter_sum(v, batch, n_graphs)
 
     def forward(self, atom_features, edge_index, edge_features, global_features, batch, frac=None):
-        """Predict from a batch produced by :func:`skcrystal.data.graph.collate_graphs`.
+        """Predict from a batch produced by :func:`skcrystal.nn.data.collate_graphs`.
 
         Returns
         -------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core.periodic_table import Element
 
+from ..encodings.atoms import MAX_Z as _MAX_Z
+
 __all__ = ["ITT_CLUSTERS", "REST", "cluster_labels", "resolve_clusters"]
 
 #: Marker for "every element not listed in another cluster".
@@ -21,7 +23,6 @@ ITT_CLUSTERS = {
     "C6": ("Li", "Na", "Mg", "K", "Ca", "Rb", "Sr", "Cs", "Ba"),
 }
 
-_MAX_Z = 118
 
 
 def resolve_clusters(clusters=None):

@@ -18,6 +18,8 @@ import pandas as pd
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.periodic_table import DummySpecies, Element
 
+from ..encodings.atoms import MAX_Z
+
 __all__ = [
     "StructureValidationError",
     "check_structures",
@@ -28,8 +30,6 @@ __all__ = [
     "structure_arrays",
 ]
 
-#: Largest atomic number every skcrystal featurizer knows (Og).
-MAX_Z = 118
 
 
 class StructureValidationError(ValueError):

@@ -19,6 +19,7 @@ from pymatgen.core import Lattice
 __all__ = [
     "POINT_GROUPS",
     "canonical_lattice_matrix",
+    "canonical_rotation",
     "faithful_global_vector",
     "frac_sinusoids",
     "lattice_sinusoids",
@@ -43,6 +44,27 @@ def canonical_lattice_matrix(lattice):
     if not isinstance(lattice, Lattice):
         lattice = Lattice(lattice)
     return Lattice.from_parameters(*lattice.abc, *lattice.angles).matrix
+
+
+def canonical_rotation(lattice):
+    """Rotation taking Cartesian vectors to the lattice's standard orientation.
+
+    The standard orientation is pymatgen's ``Lattice.from_parameters`` one
+    (``a`` along x, ``b`` in the xy-plane).  Edge vectors expressed in it do
+    not change when the crystal is rotated or translated.
+
+    Returns
+    -------
+    R : ndarray of shape (3, 3)
+        ``v_canonical = v_cartesian @ R``.
+    """
+    from pymatgen.core import Lattice
+
+    lattice = np.asarray(lattice, dtype=np.float64)
+    lat = Lattice(lattice)
+    canon = Lattice.from_parameters(*lat.abc, *lat.angles).matrix
+    # canon = lattice @ R  (both hold the same fractional -> Cartesian map up to rotation)
+    return np.linalg.solve(lattice, canon)
 
 
 def lattice_sinusoids(lattice, n_frequencies=2, scale=10.0):

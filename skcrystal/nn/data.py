@@ -1,0 +1,171 @@
+"""Every torch ``Dataset`` and collate function of skcrystal, in one place.
+
+skorch builds a dataset with ``dataset(X, y)`` (``y=None`` at predict) and
+batches it with the ``iterator_*__collate_fn`` the estimators pass:
+
+* crystal graphs (:class:`~skcrystal.featurizers.graph.CrystalGraphData`):
+  :class:`GraphDataset` and :func:`collate_graphs` (flat tensors with a batch
+  index, no padding; the Gaussian edge expansion is built on the fly);
+* voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
+  :class:`VoxelDataset` and :func:`collate_voxels`.
+
+Plain torch and numpy: no scikit-learn or skorch here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = [
+    "GraphDataset",
+    "VoxelDataset",
+    "collate_graphs",
+    "collate_voxels",
+    "gaussian_expansion_torch",
+]
+
+
+def gaussian_expansion_torch(distance, centers, width):
+    """``exp(-(d - μ_k)² / width²)`` for a tensor of distances, shape (n_edges, n_centers)."""
+    centers = torch.as_tensor(centers, dtype=distance.dtype, device=distance.device)
+    return torch.exp(-((distance[:, None] - centers[None, :]) ** 2) / width**2)
+
+
+# --------------------------------------------------------------------------- graphs
+def collate_graphs(batch):
+    """Batch ``(graph, y)`` pairs into flat tensors with a batch index.
+
+    Parameters
+    ----------
+    batch : list of (CrystalGraphData, y) or of CrystalGraphData
+
+    Returns
+    -------
+    inputs : dict of tensors
+        ``atom_features`` (N, F), ``frac`` (N, 3), ``edge_index`` (2, E)
+        offset into the batch, ``edge_features`` (E, F_e) (Gaussian expansion
+        of the distance, then ``[d, dx, dy, dz] / cutoff`` when the graph asks
+        for vectors), ``global_features`` (B, G), ``batch`` (N,) graph index of
+        each atom, ``n_graphs`` (B, used for pooling; a 0-dim tensor).
+    y : tensor
+        Stacked targets (only when pairs were given).
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        graphs = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        graphs, ys = list(batch), None
+    n_atoms = np.array([g.n_atoms for g in graphs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
+    edge_index = np.concatenate([g.edge_index + off for g, off in zip(graphs, offsets)], axis=1)
+    dist = torch.from_numpy(np.concatenate([g.edge_distance for g in graphs]).astype(np.float32))
+    centers, width, cutoff, with_vec = graphs[0].edge_basis
+    feats = [gaussian_expansion_torch(dist, np.asarray(centers, dtype=np.float32), width)]
+    if with_vec:
+        vec = torch.from_numpy(np.concatenate([g.edge_vector for g in graphs]).astype(np.float32))
+        feats.append(torch.cat([dist[:, None], vec], dim=1) / float(cutoff))
+    inputs = {
+        "atom_features": torch.from_numpy(np.concatenate([g.atom_features for g in graphs]).astype(np.float32)),
+        "frac": torch.from_numpy(np.concatenate([g.frac for g in graphs]).astype(np.float32)),
+        "edge_index": torch.from_numpy(edge_index.astype(np.int64)),
+        "edge_features": torch.cat(feats, dim=1) if len(feats) > 1 else feats[0],
+        "global_features": torch.from_numpy(np.stack([g.global_features for g in graphs]).astype(np.float32)),
+        "batch": torch.from_numpy(np.repeat(np.arange(len(graphs)), n_atoms)),
+    }
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return inputs, y
+
+
+class GraphDataset(torch.utils.data.Dataset):
+    """A torch Dataset over a sequence of :class:`CrystalGraphData` (skorch calls ``GraphDataset(X, y)``).
+
+    Parameters
+    ----------
+    X : sequence of CrystalGraphData (list, 1-D object array or (n, 1) object array)
+    y : array-like or None
+        Targets; ``None`` (prediction) yields a 0 placeholder.
+    """
+
+    def __init__(self, X, y=None):
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            X = X[:, 0]
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        yi = np.float32(0.0) if self.y is None else self.y[i]
+        return self.X[i], yi
+
+
+# --------------------------------------------------------------------------- voxels
+def _as_voxel_rows(X, who="CCNN"):
+    """Normalise voxel input to an object array of shape (n, 2): (grid or VoxelRecord, globals)."""
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim == 5:
+            # a stack of dense grids (n, C, N, N, N) without global vectors
+            X32 = np.asarray(X, dtype=np.float32)
+            out = np.empty((len(X32), 2), dtype=object)
+            empty = np.zeros(0, dtype=np.float32)
+            for i in range(len(X32)):
+                out[i, 0], out[i, 1] = X32[i], empty
+            return out
+        raise ValueError(
+            f"{who} needs voxel grids, got a numeric array of shape {X.shape}; put "
+            "Voxelizer(output='dense') or Voxelizer(output='lazy') before it (flat output is for "
+            "non-convolutional models), pass an array of shape (n, C, N, N, N), or pass structures"
+        )
+    X = np.asarray(X, dtype=object) if not isinstance(X, np.ndarray) else X
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(
+            f"{who} expects the (n, 2) object array of Voxelizer(output='dense'|'lazy') "
+            f"(grid, global vector), got shape {X.shape}"
+        )
+    return X
+
+
+class VoxelDataset(torch.utils.data.Dataset):
+    """A torch Dataset over Voxelizer output; lazy records are drawn when indexed.
+
+    Parameters
+    ----------
+    X : object ndarray of shape (n, 2)
+        Rows ``(grid or VoxelRecord, global vector)``.
+    y : array-like of shape (n,) or (n, 1), optional
+    """
+
+    def __init__(self, X, y=None):
+        self.X = _as_voxel_rows(X)
+        self.y = None if y is None else np.asarray(y)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        vox, g = self.X[i, 0], self.X[i, 1]
+        if hasattr(vox, "dense"):
+            vox = vox.dense()
+        vox = torch.as_tensor(np.asarray(vox, dtype=np.float32))
+        g = torch.as_tensor(np.asarray(g, dtype=np.float32))
+        yi = torch.zeros(1) if self.y is None else torch.as_tensor(self.y[i])
+        return vox, g, yi
+
+
+def collate_voxels(batch):
+    """Stack a batch into ``({"voxels": (B,C,N,N,N), "globals": (B,G)}, y)`` for ``CCNN.forward``."""
+    vox, g, y = zip(*batch)
+    shapes = {tuple(v.shape) for v in vox}
+    if len(shapes) > 1:
+        raise ValueError(f"voxel grids of different shapes in one batch: {sorted(shapes)}")
+    inputs = {"voxels": torch.stack(vox)}
+    if g[0].numel():
+        inputs["globals"] = torch.stack(g)
+    return inputs, torch.stack(y)
