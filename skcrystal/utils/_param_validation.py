@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -48,12 +49,14 @@ class InvalidParameterError(ValueError, TypeError):
     """A constructor parameter has a value the estimator cannot use (raised at ``fit``)."""
 
 
-class _Constraint:
-    def is_satisfied_by(self, value):  # pragma: no cover - abstract
-        raise NotImplementedError
+class _Constraint(ABC):
+    @abstractmethod
+    def is_satisfied_by(self, value):
+        """Whether ``value`` is allowed."""
 
-    def describe(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self):
+        """What is allowed, in words (for the error message)."""
 
 
 def _is_bool(v):
