@@ -15,9 +15,19 @@ __all__ = ["CGNNRegressor", "CGNNClassifier", "GraphNetMixin"]
 
 
 class GraphNetMixin:
-    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph."""
+    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph.
+
+    Subclasses taking another per-structure object set ``_input_type`` (the
+    class of the rows), ``_input_name`` / ``_featurizer_name`` (for error
+    messages) and ``_batch_size_key`` (a tensor of the collated batch whose
+    first dimension is the number of structures).
+    """
 
     _uses_edges = True
+    _input_type = CrystalGraphData
+    _input_name = "crystal graph"
+    _featurizer_name = "skcrystal.featurizers.CrystalGraph"
+    _batch_size_key = "global_features"
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph
@@ -34,16 +44,16 @@ class GraphNetMixin:
                 Xf = Xf[:, 0]
             if Xf.ndim != 1 or Xf.dtype != object:
                 raise ValueError(
-                    f"{type(self).__name__} takes crystal graphs (the output of "
-                    f"skcrystal.featurizers.CrystalGraph) or structures, got an array of shape "
+                    f"{type(self).__name__} takes {self._input_name}s (the output of "
+                    f"{self._featurizer_name}) or structures, got an array of shape "
                     f"{Xf.shape} and dtype {Xf.dtype}"
                 )
         arr = np.empty(len(Xf), dtype=object)
         for i, g in enumerate(Xf):
-            if g is not None and not isinstance(g, CrystalGraphData):
+            if g is not None and not isinstance(g, self._input_type):
                 raise ValueError(
-                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a crystal graph; "
-                    "put skcrystal.featurizers.CrystalGraph before the model or pass structures"
+                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a {self._input_name}; "
+                    f"put {self._featurizer_name} before the model or pass structures"
                 )
             arr[i] = g
         return arr
@@ -65,7 +75,7 @@ class GraphNetMixin:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             self.history.record_batch(prefix + "_loss", step["loss"].item())
-            self.history.record_batch(prefix + "_batch_size", int(batch[0]["global_features"].shape[0]))
+            self.history.record_batch(prefix + "_batch_size", int(batch[0][self._batch_size_key].shape[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
         self.history.record(prefix + "_batch_count", batch_count)
