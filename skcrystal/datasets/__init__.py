@@ -34,6 +34,7 @@ from pymatgen.core import Structure
 __all__ = [
     "DATA_DIR",
     "add_symmetry_labels",
+    "list_datasets",
     "load_mofs",
     "load_mp_dielectric",
     "load_mp_elastic",
@@ -206,3 +207,36 @@ def add_symmetry_labels(df, column="structure", symprec=0.1, n_jobs=None):
     out["point_group"] = [i[1] for i in info]
     out["crystal_system"] = [crystal_system(i[0]) for i in info]
     return out
+
+
+#: What :func:`list_datasets` reports (rows of the shipped files; checked against the loaders by the tests).
+_CATALOGUE = (
+    ("perovskites", "load_perovskites", 7572, "heat_ref, heat_all, dir_gap, ind_gap", "eV (heat_ref per cell)",
+     "Castelli et al. 2012 (matbench_perovskites target heat_ref)"),
+    ("mp_formation_energy", "load_mp_formation_energy", 3938, "formation_energy_per_atom, e_above_hull",
+     "eV/atom", "Materials Project (Faber et al. 2015)"),
+    ("mp_elastic", "load_mp_elastic", 1181, "K_VRH, G_VRH, log10_K_VRH, log10_G_VRH, elastic_anisotropy, "
+     "poisson_ratio", "GPa, log10(GPa)", "Materials Project (de Jong et al. 2015)"),
+    ("mp_dielectric", "load_mp_dielectric", 1056, "n, band_gap, e_total, e_electronic, space_group",
+     "refractive index; eV", "Materials Project (Petousis et al. 2017)"),
+    ("mofs", "load_mofs", 11, "(none: structures only)", "", "CoRE-MOF-style CIFs"),
+)
+
+
+def list_datasets():
+    """The bundled frames: name, loader, rows, target columns, units and source.
+
+    Returns
+    -------
+    DataFrame
+        One row per bundled frame, indexed by its short name (what the
+        ``skcrystal`` command line accepts in place of an input file).
+
+    Examples
+    --------
+    >>> from skcrystal.datasets import list_datasets
+    >>> list_datasets().loc["perovskites", "rows"]
+    7572
+    """
+    cols = ["loader", "rows", "targets", "units", "source"]
+    return pd.DataFrame([row[1:] for row in _CATALOGUE], index=[row[0] for row in _CATALOGUE], columns=cols)
