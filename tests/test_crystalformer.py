@@ -17,6 +17,7 @@ from skcrystal.nn.crystalformer import (
     Crystalformer,
     PeriodicAttention,
     box_attention_reference,
+    plan_entries,
     sigma_max,
     truncation_bound,
     value_basis,
@@ -84,7 +85,7 @@ def _compare(att, structure, cutoff, seed=0):
     x = torch.randn(n, att.d_model, generator=g, dtype=torch.float64)
     dist = batch["neighbor_distance"].double()
     with torch.no_grad():
-        y, attn, sig = att(x, batch["atom_mask"], batch["neighbor_index"], dist, batch["neighbor_mask"],
+        y, attn, sig = att(x, batch["atom_mask"], batch["neighbor_index"], dist, batch["neighbor_multiplicity"],
                            return_attention=True)
         lat = torch.tensor(structure.lattice.matrix)
         R = int(max(6, np.ceil(15.0 / _heights(structure.lattice.matrix).min()) + 1))
@@ -141,14 +142,14 @@ def test_value_basis_truncation_is_exact(cells):
     batch = _one(s, 7.0)
     torch.manual_seed(0)
     net = Crystalformer(d_model=16, n_layers=2, n_heads=2, ffn_dim=16).double().eval()
-    psi = net.value_basis(batch["neighbor_distance"].double(), batch["neighbor_mask"])
+    psi = net.value_basis(batch["neighbor_distance"].double(), batch["neighbor_multiplicity"])
     assert psi.shape[-1] < 64
     full = value_basis(batch["neighbor_distance"].double())
     assert float(full[..., psi.shape[-1]:].max()) < 1e-13
     x = net.embed(batch["atomic_numbers"], batch["atom_mask"]).double()
     att = net.layers[0].attention
     args = (x, batch["atom_mask"], batch["neighbor_index"], batch["neighbor_distance"].double(),
-            batch["neighbor_mask"])
+            batch["neighbor_multiplicity"])
     with torch.no_grad():
         torch.testing.assert_close(att(*args, psi=psi), att(*args, psi=full), rtol=1e-12, atol=1e-12)
 
@@ -169,18 +170,40 @@ def test_padding_and_batching_do_not_change_outputs(cells, mp_frame):
         torch.testing.assert_close(together[k], alone[k][0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(pair, torch.cat(alone[:2]), rtol=1e-5, atol=1e-6)
     batch = collate_crystalformer(items)
+    # processing the atoms in chunks of similar list length changes the work, not the result
+    args = (batch["neighbor_index"], batch["neighbor_distance"], batch["neighbor_multiplicity"])
+    psi = net.value_basis(batch["neighbor_distance"], batch["neighbor_multiplicity"])
+    plan = plan_entries(*args, psi, max_chunks=3, min_saving=0.0)
+    assert len(plan) == 3
+    x = torch.randn(int(batch["atom_mask"].sum()), 16)
+    att = net.layers[0].attention
+    with torch.no_grad():
+        torch.testing.assert_close(att(x, batch["atom_mask"], *args, plan=plan), att(x, batch["atom_mask"], *args),
+                                   rtol=1e-6, atol=1e-7)
     assert batch["atom_mask"].sum(1).tolist() == [len(cells["perovskite"]), len(cells["mp0"]), len(big)]
-    assert batch["neighbor_mask"].sum() == sum(x.n_images for x in items)
+    assert batch["neighbor_multiplicity"].sum() == sum(x.n_images for x in items)
+    assert (batch["neighbor_multiplicity"] > 0).sum() == sum(x.n_entries for x in items)
 
 
-def test_featurizer_lists_every_image_once():
+def test_featurizer_groups_images_into_shells(mp_frame):
     po = Structure(Lattice.cubic(3.35), ["Po"], [[0, 0, 0]])
     x = CrystalformerFeaturizer(cutoff=4.8).fit_transform([po])[0, 0]
     assert isinstance(x, CrystalformerInput)
     # itself, 6 faces at 3.35 Å, 12 edges at 4.74 Å
-    np.testing.assert_allclose(np.sort(x.neighbor_distance), [0] + [3.35] * 6 + [3.35 * 2**0.5] * 12, atol=1e-5)
-    assert len({tuple(i) for i in x.neighbor_image}) == x.n_images
-    assert x.neighbor_center.tolist() == [0] * 19
+    np.testing.assert_allclose(x.neighbor_distance, [0, 3.35, 3.35 * 2**0.5], atol=1e-5)
+    assert x.neighbor_multiplicity.tolist() == [1, 6, 12] and x.n_images == 19
+    assert x.neighbor_center.tolist() == [0, 0, 0]
+    # on real cells: every image within the cutoff is counted once (pymatgen's own neighbour list)
+    for s in mp_frame["structure"].iloc[:5]:
+        x = CrystalformerFeaturizer(cutoff=6.0).fit_transform([s])[0, 0]
+        nbrs = s.get_all_neighbors(6.0)
+        assert x.n_images == sum(len(v) for v in nbrs) + len(s)
+        for i in range(len(s)):
+            rows = x.neighbor_center == i
+            assert x.neighbor_multiplicity[rows].sum() == len(nbrs[i]) + 1
+            d_ref = np.sort([nb.nn_distance for nb in nbrs[i]] + [0.0])
+            d = np.repeat(x.neighbor_distance[rows], x.neighbor_multiplicity[rows])
+            np.testing.assert_allclose(np.sort(d), d_ref, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- invariances (trained model)

@@ -26,21 +26,27 @@ __all__ = ["CrystalformerFeaturizer", "CrystalformerInput"]
 
 @dataclass
 class CrystalformerInput:
-    """One crystal as the atom list plus, per atom, its images within the cutoff (numpy only).
+    """One crystal as its atoms plus, per atom, the images within the cutoff grouped by (atom, distance).
+
+    Images of the same atom ``j`` at the same distance from atom ``i`` get
+    the same attention weight, so they are stored once with their
+    multiplicity (a shell of 6 equidistant images is one entry of
+    multiplicity 6): an exact compression of the image list (distances are
+    compared in float32, the precision they are stored in).
 
     Attributes
     ----------
     atomic_numbers : ndarray of int64, shape (n_atoms,)
     neighbor_count : ndarray of int64, shape (n_atoms,)
-        Number of images listed for each atom (atom ``i``'s entries are the
+        Number of entries of each atom (atom ``i``'s entries are the
         ``neighbor_count[i]`` consecutive rows after those of atoms ``< i``).
-    neighbor_index : ndarray of int32, shape (n_images,)
-        The atom ``j`` each image belongs to.
-    neighbor_image : ndarray of int16, shape (n_images, 3)
-        Its lattice translation ``n`` (integer multiples of the cell vectors).
-    neighbor_distance : ndarray of float32, shape (n_images,)
+    neighbor_index : ndarray of int32, shape (n_entries,)
+        The atom ``j`` of each entry.
+    neighbor_distance : ndarray of float32, shape (n_entries,)
         ``|p_j + n·L − p_i|`` (Å), ascending per atom; the first entry of
         every atom is the atom itself (distance 0).
+    neighbor_multiplicity : ndarray of int32, shape (n_entries,)
+        How many images ``n`` share that atom and distance.
     lattice : ndarray of float64, shape (3, 3)
         Lattice vectors as rows (Å).
     frac : ndarray of float64, shape (n_atoms, 3)
@@ -52,8 +58,8 @@ class CrystalformerInput:
     atomic_numbers: np.ndarray
     neighbor_count: np.ndarray
     neighbor_index: np.ndarray
-    neighbor_image: np.ndarray
     neighbor_distance: np.ndarray
+    neighbor_multiplicity: np.ndarray
     lattice: np.ndarray
     frac: np.ndarray
     cutoff: float
@@ -64,18 +70,23 @@ class CrystalformerInput:
         return len(self.atomic_numbers)
 
     @property
-    def n_images(self):
-        """Total number of listed images (summed over atoms)."""
+    def n_entries(self):
+        """Number of (atom, distance) entries, summed over atoms."""
         return len(self.neighbor_index)
 
     @property
+    def n_images(self):
+        """Number of images within the cutoff (itself included), summed over atoms."""
+        return int(self.neighbor_multiplicity.sum())
+
+    @property
     def neighbor_center(self):
-        """The atom ``i`` each listed image belongs to, shape (n_images,)."""
+        """The atom ``i`` of each entry, shape (n_entries,)."""
         return np.repeat(np.arange(self.n_atoms), self.neighbor_count)
 
     def __repr__(self):
         return (f"CrystalformerInput(n_atoms={self.n_atoms}, n_images={self.n_images}, "
-                f"cutoff={self.cutoff:g})")
+                f"n_entries={self.n_entries}, cutoff={self.cutoff:g})")
 
 
 class CrystalformerFeaturizer(StructureFeaturizer):
@@ -122,8 +133,8 @@ class CrystalformerFeaturizer(StructureFeaturizer):
     >>> from skcrystal.featurizers import CrystalformerFeaturizer
     >>> po = Structure(Lattice.cubic(3.35), ["Po"], [[0, 0, 0]])
     >>> x = CrystalformerFeaturizer(cutoff=3.4).fit_transform([po])[0, 0]
-    >>> x.neighbor_count.tolist(), x.neighbor_distance.round(2).tolist()  # itself + 6 images
-    ([7], [0.0, 3.35, 3.35, 3.35, 3.35, 3.35, 3.35])
+    >>> x.n_images, x.neighbor_distance.round(2).tolist(), x.neighbor_multiplicity.tolist()  # itself + 6 images
+    (7, [0.0, 3.35], [1, 6])
     """
 
     _output_kind = "object"
@@ -152,22 +163,25 @@ class CrystalformerFeaturizer(StructureFeaturizer):
         lattice, frac, Z = structure if isinstance(structure, tuple) else structure_arrays(structure)
         Z = check_atomic_numbers(Z)
         n = len(Z)
-        ci, cj, img, d = periodic_neighbors(lattice, frac, float(self.cutoff))
-        # every atom also attends to itself (image 0, distance 0): put that entry first
+        ci, cj, _, d = periodic_neighbors(lattice, frac, float(self.cutoff))
+        # every atom also attends to itself (image 0, distance 0)
         ci = np.concatenate([np.arange(n), ci])
         cj = np.concatenate([np.arange(n), cj])
-        img = np.concatenate([np.zeros((n, 3), dtype=np.int64), img])
-        d = np.concatenate([np.zeros(n), d])
-        order = np.argsort(ci, kind="stable")
-        ci, cj, img, d = ci[order], cj[order], img[order], d[order]
-        if np.abs(img).max(initial=0) > np.iinfo(np.int16).max:
-            raise ValueError("the cell is too thin for this cutoff (more than 32767 images along one axis)")
+        d = np.concatenate([np.zeros(n), d]).astype(np.float32)
+        # one entry per (i, j, distance): the images of a shell share their weight
+        order = np.lexsort((cj, d, ci))
+        ci, cj, d = ci[order], cj[order], d[order]
+        new = np.ones(len(ci), dtype=bool)
+        new[1:] = (ci[1:] != ci[:-1]) | (cj[1:] != cj[:-1]) | (d[1:] != d[:-1])
+        first = np.flatnonzero(new)
+        mult = np.diff(np.append(first, len(ci)))
+        ci, cj, d = ci[first], cj[first], d[first]
         return CrystalformerInput(
             atomic_numbers=Z.astype(np.int64),
             neighbor_count=np.bincount(ci, minlength=n).astype(np.int64),
             neighbor_index=cj.astype(np.int32),
-            neighbor_image=img.astype(np.int16),
-            neighbor_distance=d.astype(np.float32),
+            neighbor_distance=d,
+            neighbor_multiplicity=mult.astype(np.int32),
             lattice=np.asarray(lattice, dtype=np.float64),
             frac=np.asarray(frac, dtype=np.float64),
             cutoff=float(self.cutoff),

@@ -22,7 +22,10 @@ weight of the atom itself.  The input therefore holds, per atom ``i``, the
 list of *every* image ``(j, n)`` within ``r_c`` (computed once per structure
 by :class:`~skcrystal.featurizers.CrystalformerFeaturizer`, including ``i``
 itself at distance 0), and the layer takes one joint softmax over that list:
-a log-sum-exp over ``(j, n)`` that cannot overflow.  The attention of ``i``
+a log-sum-exp over ``(j, n)`` that cannot overflow.  Images of the same atom
+at the same distance share their weight, so the list holds each
+``(j, distance)`` once with its multiplicity ``m`` (the logit gains
+``log m``): an exact compression, 3.8× on cubic perovskites.  The attention of ``i``
 on ``j`` summed over images (``Σ_n w_ijn``), which multiplies ``v_j``, is a
 scatter-add over the list; the value position encoding is a batched matrix
 product of the weights with ``ψ`` — no Python loop over pairs or images.
@@ -56,6 +59,7 @@ __all__ = [
     "CrystalformerLayer",
     "PeriodicAttention",
     "box_attention_reference",
+    "plan_entries",
     "sigma_max",
     "truncation_bound",
     "value_basis",
@@ -160,11 +164,12 @@ class PeriodicAttention(nn.Module):
 
     Notes
     -----
-    Inputs are dense per batch: ``x`` of shape ``(B, n, d_model)``, the
-    boolean ``atom_mask`` ``(B, n)``, and for the ``N`` real atoms (in
-    row-major order of ``atom_mask``) the padded image lists
-    ``neighbor_index`` ``(N, M)`` (index ``j`` within the structure),
-    ``neighbor_distance`` ``(N, M)`` and ``neighbor_mask`` ``(N, M)``.
+    Inputs: the states ``x`` ``(N, d_model)`` of the ``N`` real atoms of a
+    batch (in row-major order of the boolean ``atom_mask`` ``(B, n)`` of the
+    padded batch) and their padded entry lists: ``neighbor_index``
+    ``(N, M)`` (atom ``j`` within the structure), ``neighbor_distance``
+    ``(N, M)`` and ``neighbor_multiplicity`` ``(N, M)`` (how many images of
+    ``j`` lie at that distance; 0 marks padding).
     """
 
     def __init__(self, d_model, n_heads, r0=1.4, b=0.5, n_value_gaussians=64, value_distance_max=14.0,
@@ -225,8 +230,8 @@ class PeriodicAttention(nn.Module):
         """Gaussian width ``σ = r0 / sqrt(ρ)`` (Å)."""
         return self.r0 / torch.sqrt(rho)
 
-    def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_mask, psi=None,
-                return_attention=False):
+    def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi=None,
+                return_attention=False, plan=None):
         """Attention output ``(N, d_model)`` for the ``N`` real atoms of a batch.
 
         Parameters
@@ -235,15 +240,19 @@ class PeriodicAttention(nn.Module):
             States of the real atoms, in row-major order of ``atom_mask``.
         atom_mask : bool Tensor (B, n)
             Which slots of the padded batch hold atoms.
-        neighbor_index, neighbor_distance, neighbor_mask : Tensors (N, M)
-            Image lists of the real atoms (see the class notes).
+        neighbor_index, neighbor_distance, neighbor_multiplicity : Tensors (N, M)
+            Entry lists of the real atoms (see the class notes).
         psi : Tensor (N, M, K) or None
             ``value_basis(neighbor_distance)`` (possibly without its last,
-            vanishing centres), computed once per batch by
-            :class:`Crystalformer`; computed here when None.
+            vanishing centres); computed here when None.
         return_attention : bool, default=False
             Also return the attention summed over images, ``(N, H, n)``
             (row ``i``, head ``h``, column ``j``), and ``σ`` ``(N, H)``.
+        plan : list or None, default=None
+            The entry lists cut into chunks of similar length
+            (:func:`plan_entries`), made once per batch by
+            :class:`Crystalformer` and shared by its layers; when given, the
+            three entry tensors and ``psi`` are not used.
 
         Returns
         -------
@@ -256,27 +265,107 @@ class PeriodicAttention(nn.Module):
         k = self.k_proj(x).view(N, H, dh)
         v = self.v_proj(x).view(N, H, dh)
         rho = self._rho(q)                                                # (N, H)
-        gamma = rho / (2.0 * self.r0**2)
+        gamma = (rho / (2.0 * self.r0**2)).unsqueeze(2)                   # (N, H, 1)
         # dot products of every query with every key of its structure (dense per batch: small)
         q_dense, k_dense, v_dense = (_to_dense(t, atom_mask) for t in (q, k, v))   # (B, n, H, dh)
         s = torch.einsum("bihd,bjhd->bihj", q_dense, k_dense)[atom_mask] * dh**-0.5  # (N, H, n)
-        M = neighbor_index.shape[1]
-        idx = neighbor_index.unsqueeze(1).expand(N, H, M)
-        d2 = (neighbor_distance * neighbor_distance).unsqueeze(1)        # (N, 1, M)
-        logits = s.gather(2, idx) - gamma.unsqueeze(2) * d2               # (N, H, M)
-        logits = logits.masked_fill(~neighbor_mask.unsqueeze(1), float("-inf"))
-        w = torch.softmax(logits, dim=2)                                  # joint over (j, n)
-        attn = torch.zeros_like(s).scatter_add_(2, idx, w)                # Σ_n w_ijn: (N, H, n)
+        if plan is None:
+            if self.value_pe is not None and psi is None:
+                psi = value_basis(neighbor_distance, self.n_value_gaussians, self.value_distance_max)
+            plan = plan_entries(neighbor_index, neighbor_distance, neighbor_multiplicity, psi, max_chunks=1)
+        attn_parts, zpsi_parts = [], []
+        for rows, idx, d2, log_mult, psi_c in plan:
+            s_c, g_c = (s, gamma) if rows is None else (s.index_select(0, rows), gamma.index_select(0, rows))
+            idx = idx.unsqueeze(1).expand(-1, H, -1)                      # (n_c, H, M_c)
+            logits = torch.addcmul(s_c.gather(2, idx) + log_mult, g_c, d2, value=-1.0)
+            w = torch.softmax(logits, dim=2)                              # joint over (j, n)
+            attn_parts.append(torch.zeros_like(s_c).scatter_add_(2, idx, w))   # Σ_n w_ijn
+            if self.value_pe is not None:
+                zpsi_parts.append(torch.bmm(w, psi_c))                   # Σ_(j,n) w ψ: (n_c, H, K)
+        attn = _unchunk(attn_parts, plan)                                 # (N, H, n)
         out = torch.einsum("bihj,bjhd->bihd", _to_dense(attn, atom_mask), v_dense)[atom_mask]  # (N, H, dh)
         if self.value_pe is not None:
-            if psi is None:
-                psi = value_basis(neighbor_distance, self.n_value_gaussians, self.value_distance_max)
-            zpsi = torch.bmm(w, psi)                                      # (N, H, K): Σ_(j,n) w ψ
-            out = out + torch.einsum("nhk,hdk->nhd", zpsi, self.value_pe[:, :, : psi.shape[-1]])
+            zpsi = _unchunk(zpsi_parts, plan)
+            out = out + torch.einsum("nhk,hdk->nhd", zpsi, self.value_pe[:, :, : zpsi.shape[-1]])
         y = self.out_proj(out.reshape(N, D))
         if return_attention:
             return y, attn, self.sigma(rho)
         return y
+
+
+def plan_entries(neighbor_index, neighbor_distance, neighbor_multiplicity, psi=None, max_chunks=3,
+                 min_saving=0.15):
+    """Cut the padded entry lists into up to ``max_chunks`` groups of atoms with similar list lengths.
+
+    The lists are padded to the longest of the batch; atoms with short lists
+    would mostly compute on padding.  Sorting the atoms by list length and
+    cutting the sorted order into a few chunks, each padded only to its own
+    longest list, removes most of that work (the cuts minimise the padded
+    area; a cut is kept only if it saves ``min_saving`` of it).
+
+    Parameters
+    ----------
+    neighbor_index, neighbor_distance, neighbor_multiplicity : Tensors (N, M)
+    psi : Tensor (N, M, K) or None
+    max_chunks : int, default=3
+    min_saving : float, default=0.15
+
+    Returns
+    -------
+    list of tuples ``(rows, index, distance², log multiplicity, psi)``
+        ``rows`` (LongTensor of atom rows, or None for all rows in order),
+        ``index`` ``(n_c, M_c)``, ``distance²`` and ``log multiplicity``
+        ``(n_c, 1, M_c)``, ``psi`` ``(n_c, M_c, K)`` or None.
+    """
+    N, M = neighbor_index.shape
+    counts = (neighbor_multiplicity > 0).sum(1)
+    cuts = []
+    if max_chunks > 1 and N > 1:
+        c = torch.sort(counts, descending=True).values.cpu().numpy()
+        full = N * int(c[0])
+        cand = np.unique(np.linspace(1, N - 1, num=min(N - 1, 48)).astype(int))
+        best, best_cuts = full, []
+        for a in cand:
+            cost = a * int(c[0]) + (N - a) * int(c[a])
+            if cost < best:
+                best, best_cuts = cost, [int(a)]
+            if max_chunks > 2:
+                for b_ in cand[cand > a]:
+                    cost = a * int(c[0]) + (b_ - a) * int(c[a]) + (N - b_) * int(c[b_])
+                    if cost < best:
+                        best, best_cuts = cost, [int(a), int(b_)]
+        if best < (1.0 - min_saving) * full:
+            cuts = best_cuts
+
+    def part(rows, m):
+        sel = (lambda t: t[:, :m]) if rows is None else (lambda t: t.index_select(0, rows)[:, :m])
+        d = sel(neighbor_distance)
+        return (rows, sel(neighbor_index), (d * d).unsqueeze(1), _log_multiplicity(sel(neighbor_multiplicity)).unsqueeze(1),
+                None if psi is None else sel(psi))
+
+    if not cuts:
+        return [part(None, int(counts.max()) if N else 0)]
+    order = torch.argsort(counts, descending=True, stable=True)
+    bounds = [0] + cuts + [N]
+    return [part(order[lo:hi], int(counts[order[lo]])) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _unchunk(parts, plan):
+    """Rows of the chunks back in the atoms' order."""
+    if len(parts) == 1 and plan[0][0] is None:
+        return parts[0]
+    rows = torch.cat([p[0] for p in plan])
+    out = torch.cat(parts)
+    inverse = torch.empty_like(rows)
+    inverse[rows] = torch.arange(len(rows), device=rows.device)
+    return out.index_select(0, inverse)
+
+
+def _log_multiplicity(m):
+    """``log m``: a shell of ``m`` equal images counts ``m`` times; padding (``m = 0``) gets a huge
+    negative *finite* logit (exactly zero weight after the softmax; ``-inf`` would be as exact but
+    takes the slow path of the vectorised exponential on CPU)."""
+    return torch.where(m > 0, torch.log(m.clamp(min=1.0)), torch.finfo(m.dtype).min / 4)
 
 
 def _to_dense(rows, mask):
@@ -316,10 +405,11 @@ class CrystalformerLayer(nn.Module):
                       self.attention.v_proj.weight):
                 w.mul_(c)
 
-    def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_mask, psi=None,
-                return_attention=False):
+    def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi=None,
+                return_attention=False, plan=None):
         """One block on the real-atom states ``(N, d_model)``; see :meth:`PeriodicAttention.forward`."""
-        a = self.attention(x, atom_mask, neighbor_index, neighbor_distance, neighbor_mask, psi, return_attention)
+        a = self.attention(x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi,
+                           return_attention, plan)
         if return_attention:
             a, attn, sig = a
         x = x + a
@@ -355,22 +445,27 @@ class Crystalformer(nn.Module):
         See :class:`PeriodicAttention`.
     t_fixup : bool, default=True
         T-Fixup initialisation (the network has no layer norm).
+    max_chunks : int, default=3
+        Atoms are processed in up to this many groups of similar entry-list
+        length (:func:`plan_entries`); 1 pads every list to the longest of
+        the batch.  The result is the same; only the work changes.
 
     Notes
     -----
     ``forward`` takes the batch dictionary of
     :func:`skcrystal.nn.data.collate_crystalformer`: ``atomic_numbers``
-    ``(B, n)`` (0 = padding), ``atom_mask`` ``(B, n)`` and the image lists
-    ``neighbor_index``, ``neighbor_distance``, ``neighbor_mask`` ``(N, M)``
-    of the ``N`` real atoms.  Everything per atom is computed on the real
+    ``(B, n)`` (0 = padding), ``atom_mask`` ``(B, n)`` and the entry lists
+    ``neighbor_index``, ``neighbor_distance``, ``neighbor_multiplicity``
+    ``(N, M)`` of the ``N`` real atoms.  Everything per atom is computed on the real
     atoms only; the padded ``(B, n, ...)`` layout is used for the dot
     products of each query with the keys of its own structure.
     """
 
     def __init__(self, n_outputs=1, d_model=128, n_layers=4, n_heads=8, ffn_dim=512, r0=1.4, b=0.5,
                  n_value_gaussians=64, value_distance_max=14.0, head_hidden=None, n_elements=MAX_Z,
-                 normalize_sigma=True, t_fixup=True):
+                 normalize_sigma=True, t_fixup=True, max_chunks=3):
         super().__init__()
+        self.max_chunks = int(max_chunks)
         self.n_elements = int(n_elements)
         self.n_value_gaussians = int(n_value_gaussians)
         self.value_distance_max = float(value_distance_max)
@@ -395,7 +490,7 @@ class Crystalformer(nn.Module):
         """The widest Gaussian of the attention, ``r0/sqrt(b)`` (Å)."""
         return sigma_max(self.r0, self.b)
 
-    def value_basis(self, neighbor_distance, neighbor_mask):
+    def value_basis(self, neighbor_distance, neighbor_multiplicity):
         """``ψ`` of the listed images ``(N, M, K')``, without the centres that vanish for every image.
 
         Centres more than 8 widths beyond the longest distance of the batch
@@ -405,29 +500,32 @@ class Crystalformer(nn.Module):
         if self.n_value_gaussians <= 0:
             return None
         step = self.value_distance_max / self.n_value_gaussians
-        d = neighbor_distance[neighbor_mask]
+        d = neighbor_distance[neighbor_multiplicity > 0]
         dmax = float(d.max()) if d.numel() else 0.0
         K = max(1, min(self.n_value_gaussians, int(math.ceil((dmax + 8.0 * step) / step))))
         centers = torch.arange(1, K + 1, dtype=neighbor_distance.dtype, device=neighbor_distance.device) * step
         t = (neighbor_distance.unsqueeze(-1) - centers) * (1.0 / step)
-        return torch.exp(t.mul_(t).mul_(-0.5))
+        # below exp(-80) a Gaussian is 0 for the network; clamping keeps exp off its slow underflow path
+        return torch.exp(t.mul_(t).mul_(-0.5).clamp_(min=-80.0))
 
     def embed(self, atomic_numbers, atom_mask):
         """Element embeddings of the real atoms ``(N, d_model)``."""
         z = (atomic_numbers[atom_mask] - 1).clamp(min=0, max=self.n_elements - 1)
         return self.embedding.weight.t()[z]
 
-    def encode(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_mask,
+    def encode(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity,
                return_attention=False):
         """States of the real atoms after the last layer ``(N, d_model)`` (and per-layer attention, σ)."""
         atom_mask = atom_mask.bool()
-        neighbor_mask = neighbor_mask.bool()
         x = self.embed(atomic_numbers, atom_mask)
         with torch.no_grad():
-            psi = self.value_basis(neighbor_distance, neighbor_mask)
+            psi = self.value_basis(neighbor_distance, neighbor_multiplicity)
+            plan = plan_entries(neighbor_index, neighbor_distance, neighbor_multiplicity, psi,
+                                max_chunks=self.max_chunks)
         maps = []
         for layer in self.layers:
-            out = layer(x, atom_mask, neighbor_index, neighbor_distance, neighbor_mask, psi, return_attention)
+            out = layer(x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi,
+                        return_attention, plan)
             if return_attention:
                 x, attn, sig = out
                 maps.append((attn, sig))
@@ -435,10 +533,11 @@ class Crystalformer(nn.Module):
                 x = out
         return (x, maps) if return_attention else x
 
-    def forward(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_mask, **unused):
+    def forward(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity,
+                **unused):
         """Predictions ``(B, n_outputs)`` from a collated batch (mean over each structure's atoms)."""
         atom_mask = atom_mask.bool()
-        x = self.encode(atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_mask)
+        x = self.encode(atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity)
         counts = atom_mask.sum(1)
         batch = torch.repeat_interleave(torch.arange(len(counts), device=x.device), counts)
         pooled = x.new_zeros(len(counts), x.shape[1]).index_add_(0, batch, x)

@@ -10,7 +10,7 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   :class:`VoxelDataset` and :func:`collate_voxels`;
 * Crystalformer inputs (:class:`~skcrystal.featurizers.CrystalformerInput`):
   :class:`CrystalformerDataset` and :func:`collate_crystalformer` (atoms
-  padded per batch with a mask, per-atom image lists padded to the longest).
+  padded per batch with a mask, per-atom lists of (atom, distance) entries padded to the longest).
 
 Plain torch and numpy: no scikit-learn or skorch here.
 """
@@ -190,9 +190,10 @@ def collate_crystalformer(batch):
         ``atomic_numbers`` (B, n) int64 (0 on padding), ``atom_mask`` (B, n)
         bool, and for the ``N`` real atoms in row-major order of
         ``atom_mask``: ``neighbor_index`` (N, M) int64 (atom ``j`` within
-        its structure), ``neighbor_distance`` (N, M) float32,
-        ``neighbor_mask`` (N, M) bool, where ``M`` is the longest image list
-        of the batch.
+        its structure), ``neighbor_distance`` (N, M) float32 and
+        ``neighbor_multiplicity`` (N, M) float32 (images sharing that atom
+        and distance; 0 marks padding), where ``M`` is the longest entry
+        list of the batch.
     y : tensor
         Stacked targets (only when pairs were given).
     """
@@ -213,16 +214,16 @@ def collate_crystalformer(batch):
     col = np.arange(len(row)) - starts[row]
     index = np.zeros((N, M), dtype=np.int64)
     dist = np.zeros((N, M), dtype=np.float32)
-    mask = np.zeros((N, M), dtype=bool)
+    mult = np.zeros((N, M), dtype=np.float32)
     index[row, col] = np.concatenate([x.neighbor_index for x in items])
     dist[row, col] = np.concatenate([x.neighbor_distance for x in items])
-    mask[row, col] = True
+    mult[row, col] = np.concatenate([x.neighbor_multiplicity for x in items])
     inputs = {
         "atomic_numbers": torch.from_numpy(Z),
         "atom_mask": torch.from_numpy(atom_mask),
         "neighbor_index": torch.from_numpy(index),
         "neighbor_distance": torch.from_numpy(dist),
-        "neighbor_mask": torch.from_numpy(mask),
+        "neighbor_multiplicity": torch.from_numpy(mult),
     }
     if ys is None:
         return inputs
