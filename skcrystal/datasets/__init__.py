@@ -37,6 +37,7 @@ from pymatgen.core import Structure
 __all__ = [
     "DATA_DIR",
     "add_symmetry_labels",
+    "list_datasets",
     "load_core_mof",
     "load_mofs",
     "load_mp_dielectric",
@@ -487,3 +488,38 @@ def load_core_mof(subset="2019-ASR", max_atoms=None, n_samples=None, random_stat
     df.insert(2, "nsites", [len(parsed[n]) for n in rows])
     df.attrs["citation"] = _CITATIONS["core_mof"]
     return df
+
+
+#: What :func:`list_datasets` reports (rows of the shipped files; checked against the loaders by the tests).
+_CATALOGUE = (
+    ("perovskites", "load_perovskites", 7572, "heat_ref, heat_all, dir_gap, ind_gap", "eV (heat_ref per cell)",
+     "Castelli et al. 2012 (matbench_perovskites target heat_ref)"),
+    ("mp_formation_energy", "load_mp_formation_energy", 3938, "formation_energy_per_atom, e_above_hull",
+     "eV/atom", "Materials Project (Faber et al. 2015)"),
+    ("mp_elastic", "load_mp_elastic", 1181, "K_VRH, G_VRH, log10_K_VRH, log10_G_VRH, elastic_anisotropy, "
+     "poisson_ratio", "GPa, log10(GPa)", "Materials Project (de Jong et al. 2015)"),
+    ("mp_dielectric", "load_mp_dielectric", 1056, "n, band_gap, e_total, e_electronic, space_group",
+     "refractive index; eV", "Materials Project (Petousis et al. 2017)"),
+    ("mofs", "load_mofs", 11, "(none: structures only)", "", "CoRE-MOF-style CIFs"),
+    ("core_mof", "load_core_mof", 12020, "LCD, PLD, LFPD, density, ASA_m2_g, AV_VF, ... (Zeo++ geometry)",
+     "Å, m²/g, g/cm³", "CoRE MOF 2019-ASR (Chung et al. 2019), from the core-mof package; parsed on first use"),
+)
+
+
+def list_datasets():
+    """The bundled frames: name, loader, rows, target columns, units and source.
+
+    Returns
+    -------
+    DataFrame
+        One row per bundled frame, indexed by its short name (what the
+        ``skcrystal`` command line accepts in place of an input file).
+
+    Examples
+    --------
+    >>> from skcrystal.datasets import list_datasets
+    >>> list_datasets().loc["perovskites", "rows"]
+    7572
+    """
+    cols = ["loader", "rows", "targets", "units", "source"]
+    return pd.DataFrame([row[1:] for row in _CATALOGUE], index=[row[0] for row in _CATALOGUE], columns=cols)
