@@ -236,6 +236,9 @@ class ITTTokenizer(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models
         predict their fallback for it).
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk cache of the tokens (see :class:`~skcrystal.base.StructureFeaturizer`):
+        with ITT's exact features, set it so a frame is featurized once.
 
     Attributes
     ----------
@@ -273,7 +276,7 @@ class ITTTokenizer(StructureFeaturizer):
     _invariances = ("rotation", "permutation")
 
     def __init__(self, mode="itt", pih=None, graph=None, max_atoms=256, bond_tolerance=1.3,
-                 standard_orientation=True, n_jobs=None, verbose=0, on_error="raise"):
+                 standard_orientation=True, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.mode = mode
         self.pih = pih
         self.graph = graph
@@ -283,12 +286,13 @@ class ITTTokenizer(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _make_pih(self):
         from sklearn.base import clone
 
         if self.pih is not None:
-            return clone(self.pih).set_params(output="tokens", n_jobs=None, verbose=0)
+            return clone(self.pih).set_params(output="tokens", n_jobs=None, verbose=0, memory=None)
         if self.mode == "periodic":
             return PersistentInteractionHomology(output="tokens", periodic=True, supercell_length=16.0)
         return PersistentInteractionHomology(output="tokens")
@@ -297,7 +301,7 @@ class ITTTokenizer(StructureFeaturizer):
         from sklearn.base import clone
 
         if self.graph is not None:
-            return clone(self.graph).set_params(n_jobs=None, verbose=0)
+            return clone(self.graph).set_params(n_jobs=None, verbose=0, memory=None)
         return CrystalGraph(cutoff=8.0, max_neighbors=12, atom_features="cgcnn", edge_vectors=False,
                             global_features=None)
 
