@@ -14,6 +14,7 @@ from .voxel import Voxelizer  # noqa: E402
 from .graph import CrystalGraph  # noqa: E402
 from .pih import PersistentInteractionHomology  # noqa: E402
 from .crystalformer import CrystalformerFeaturizer, CrystalformerInput  # noqa: E402
+from .itt import ITTTokenizer  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
@@ -24,6 +25,7 @@ __all__ = [
     "FaithfulBinned",
     "FaithfulFeaturizer",
     "FractionalCoordinateEncoding",
+    "ITTTokenizer",
     "LatticeEncoding",
     "LeftStepComposition",
     "PersistentInteractionHomology",

@@ -115,6 +115,10 @@ class CrystalformerFeaturizer(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models then
         predict their fallback value for it).
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk cache of the per-structure inputs (see
+        :class:`~skcrystal.StructureFeaturizer`); the in-memory cache is used
+        as well.
 
     Attributes
     ----------
@@ -147,11 +151,12 @@ class CrystalformerFeaturizer(StructureFeaturizer):
         "cutoff": [Interval(Real, 0, None, closed="neither")],
     }
 
-    def __init__(self, cutoff=7.0, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, cutoff=7.0, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.cutoff = cutoff
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _feature_names(self):
         return ["crystalformer_input"]

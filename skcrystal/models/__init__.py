@@ -5,6 +5,7 @@ from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
 from .crystalformer import CrystalformerClassifier, CrystalformerRegressor
 from .gbt import GBTClassifier, GBTRegressor
+from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -18,6 +19,9 @@ __all__ = [
     "CrystalformerRegressor",
     "GBTClassifier",
     "GBTRegressor",
+    "ITTClassifier",
+    "ITTPretrainer",
+    "ITTRegressor",
     "NNNClassifier",
     "NNNRegressor",
 ]
