@@ -25,6 +25,7 @@ from numbers import Integral, Real
 
 import torch
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 
 __all__ = ["InverseSqrtLR", "StochasticWeightAveraging"]
 
@@ -252,7 +253,8 @@ class StochasticWeightAveraging(Callback):
         dataset = net.get_dataset(X, y)
         with torch.no_grad():
             for batch in net.get_iterator(dataset, training=False):
-                net.infer(batch[0] if isinstance(batch, (tuple, list)) else batch)
+                Xi, _ = unpack_data(batch)
+                net.infer(Xi)
         for m, mom in momenta.items():
             m.momentum = mom
         net.module_.train(was_training)

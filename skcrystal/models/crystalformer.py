@@ -33,7 +33,6 @@ class CrystalformerMixin(GraphNetMixin):
     _input_type = CrystalformerInput
     _input_name = "Crystalformer input"
     _featurizer_name = "skcrystal.featurizers.CrystalformerFeaturizer"
-    _batch_size_key = "atomic_numbers"
     _citations = _CITATION
     #: Predictions do not change under these operations (checked by the invariance suite).
     _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
