@@ -47,10 +47,6 @@ class CrystalformerInput:
         every atom is the atom itself (distance 0).
     neighbor_multiplicity : ndarray of int32, shape (n_entries,)
         How many images ``n`` share that atom and distance.
-    lattice : ndarray of float64, shape (3, 3)
-        Lattice vectors as rows (Å).
-    frac : ndarray of float64, shape (n_atoms, 3)
-        Fractional coordinates.
     cutoff : float
         Radius of the image ball (Å).
     """
@@ -60,8 +56,6 @@ class CrystalformerInput:
     neighbor_index: np.ndarray
     neighbor_distance: np.ndarray
     neighbor_multiplicity: np.ndarray
-    lattice: np.ndarray
-    frac: np.ndarray
     cutoff: float
 
     @property
@@ -83,6 +77,26 @@ class CrystalformerInput:
     def neighbor_center(self):
         """The atom ``i`` of each entry, shape (n_entries,)."""
         return np.repeat(np.arange(self.n_atoms), self.neighbor_count)
+
+    def invariant_view(self):
+        """What does not depend on the site order or the grouping into shells.
+
+        For every pair of elements ``(Z_i, Z_j)``, the sorted distances of all
+        images of a ``Z_j`` atom within the cutoff of a ``Z_i`` atom (each
+        image counted once), and the sorted atomic numbers.
+
+        Returns
+        -------
+        dict
+        """
+        zi = self.atomic_numbers[self.neighbor_center]
+        zj = self.atomic_numbers[self.neighbor_index]
+        d = np.repeat(self.neighbor_distance.astype(np.float64), self.neighbor_multiplicity)
+        zi, zj = np.repeat(zi, self.neighbor_multiplicity), np.repeat(zj, self.neighbor_multiplicity)
+        view = {"atomic_numbers": np.sort(self.atomic_numbers), "cutoff": self.cutoff}
+        for a, b in sorted(set(zip(zi.tolist(), zj.tolist()))):
+            view[f"{a}-{b}"] = np.sort(d[(zi == a) & (zj == b)])
+        return view
 
     def __repr__(self):
         return (f"CrystalformerInput(n_atoms={self.n_atoms}, n_images={self.n_images}, "
@@ -142,6 +156,8 @@ class CrystalformerFeaturizer(StructureFeaturizer):
     """
 
     _output_kind = "object"
+    # the image lists are the same up to the labels of the atoms (compared through invariant_view())
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
     _citations = (
         "T. Taniai, R. Igarashi, Y. Suzuki, N. Chiba, K. Saito, Y. Ushiku and K. Ono, Crystalformer: "
         "infinitely connected attention for periodic structure encoding, ICLR 2024, arXiv:2403.11686.",
@@ -187,7 +203,5 @@ class CrystalformerFeaturizer(StructureFeaturizer):
             neighbor_index=cj.astype(np.int32),
             neighbor_distance=d,
             neighbor_multiplicity=mult.astype(np.int32),
-            lattice=np.asarray(lattice, dtype=np.float64),
-            frac=np.asarray(frac, dtype=np.float64),
             cutoff=float(self.cutoff),
         )

@@ -10,7 +10,7 @@ import torch
 from ..featurizers.crystalformer import CrystalformerInput
 from ..nn.crystalformer import Crystalformer
 from ..nn.data import CrystalformerDataset, collate_crystalformer
-from ..utils._param_validation import Interval
+from ..utils._param_validation import Interval, InvalidParameterError
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 from .callbacks import InverseSqrtLR, StochasticWeightAveraging
 from .cgnn import GraphNetMixin, _graph_net_kwargs
@@ -41,7 +41,29 @@ class CrystalformerMixin(GraphNetMixin):
         "lr_decay_steps": [Interval(Real, 0, None, closed="neither"), None],
         "swa_epochs": [Interval(Integral, 0, None, closed="left"), Interval("real_not_int", 0, 1, closed="right"),
                        None],
+        "optimizer__betas": [tuple],
+        "module__d_model": [Interval(Integral, 1, None, closed="left")],
+        "module__n_layers": [Interval(Integral, 0, None, closed="left")],
+        "module__n_heads": [Interval(Integral, 1, None, closed="left")],
+        "module__ffn_dim": [Interval(Integral, 1, None, closed="left")],
+        "module__r0": [Interval(Real, 0, None, closed="neither")],
+        "module__b": [Interval(Real, 0, 1, closed="neither")],
+        "module__n_value_gaussians": [Interval(Integral, 0, None, closed="left")],
+        "module__value_distance_max": [Interval(Real, 0, None, closed="neither")],
+        "module__head_hidden": [Interval(Integral, 1, None, closed="left"), None],
+        "module__normalize_sigma": ["boolean"],
+        "module__t_fixup": ["boolean"],
+        "module__max_chunks": [Interval(Integral, 1, None, closed="left")],
     }
+
+    def _check_params(self):
+        super()._check_params()
+        params = self.get_params(deep=False)
+        d, h = params.get("module__d_model", 128), params.get("module__n_heads", 8)
+        if d % h:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: module__d_model={d} must be a multiple of module__n_heads={h}"
+            )
 
     def _default_featurizer(self):
         from ..featurizers.crystalformer import CrystalformerFeaturizer
@@ -176,7 +198,8 @@ _DOC = """
         Pad atoms per batch (with a mask) and the per-atom image lists.
     iterator_train__shuffle : bool, default=True
     train_split : callable or None, default=None
-    device : str, default="cuda" if available else "cpu"
+    device : str, default="auto"
+        The GPU when torch sees one at fit time, else the CPU.
     verbose : int, default=0
     **kwargs
         Any other skorch parameter (``module__*``, ``callbacks``…).
