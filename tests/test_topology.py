@@ -406,3 +406,63 @@ def test_parallel_workers_get_plain_arrays(perovskite, organic):
         for key in a:
             for x, y in zip(a[key], b[key]):
                 np.testing.assert_array_equal(x, y)
+
+
+# ------------------------------------------------- invariances (issue 10)
+def _shifted(structure, seed=0):
+    """A copy with an integer lattice vector added to every site's fractional coordinates."""
+    rng = np.random.RandomState(seed)
+    shift = rng.randint(-2, 3, size=(len(structure), 3))
+    return Structure(structure.lattice, structure.species, structure.frac_coords + shift)
+
+
+@pytest.fixture(scope="module")
+def mp_cells(mp_frame):
+    # real MP cells with sites on cell faces (fractional coordinate 0), where the supercell used to fold by rounding
+    cells = [s for s in mp_frame["structure"] if len(s) <= 12]
+    return cells[:12]
+
+
+def test_finite_supercell_rotation_and_integer_shift_invariant(mp_cells):
+    """Sites on a cell face no longer jump to the opposite face of the supercell (6/20 MP cells did).
+
+    The structure and cluster tokens are homotopy invariants of the union of balls, so they are exact
+    under rotation and integer shifts.  The interaction tokens are not for cospherical configurations
+    (e.g. wurtzite CdTe, the 6th cell): the reference's interaction complex depends on which of the
+    equally valid Delaunay triangulations CGAL picks, and that follows the last-bit rounding of the
+    rotated coordinates, so they are checked on the cells without such ties.
+    """
+    from conftest import rotate
+
+    f = PersistentInteractionHomology(supercell_length=12.0, parts=("structure", "clusters"))
+    X = f.fit_transform(mp_cells)
+    Xr = f.transform([rotate(s, seed=i) for i, s in enumerate(mp_cells)])
+    Xs = f.transform([_shifted(s, seed=i) for i, s in enumerate(mp_cells)])
+    np.testing.assert_array_equal(X, Xr)
+    np.testing.assert_array_equal(X, Xs)
+    generic = [s for i, s in enumerate(mp_cells) if i != 5]
+    g = PersistentInteractionHomology(supercell_length=12.0, parts=("interactions",))
+    Y = g.fit_transform(generic)
+    np.testing.assert_array_equal(Y, g.transform([rotate(s, seed=i) for i, s in enumerate(generic)]))
+    np.testing.assert_array_equal(Y, g.transform([_shifted(s, seed=i) for i, s in enumerate(generic)]))
+
+
+def test_supercell_face_sites_fold_to_the_low_face(perovskite):
+    L, frac, Z = structure_arrays(perovskite)
+    X, _ = supercell_coords(L, frac, Z, length=12.0)
+    for variant in (frac + 1.0, frac - 2.0, np.where(frac == 0, 1.0 - 1e-15, frac)):
+        Xv, _ = supercell_coords(L, variant, Z, length=12.0)
+        np.testing.assert_allclose(Xv, X, atol=1e-9)
+    assert X.min() > -1e-9  # every face site on the low face
+
+
+def test_stats_do_not_depend_on_site_order(mp_cells):
+    from conftest import permute
+
+    f = PersistentInteractionHomology(supercell_length=12.0, vectorization="stats")
+    X = f.fit_transform(mp_cells)
+    Xp = f.transform([permute(s, seed=i) for i, s in enumerate(mp_cells)])
+    # counts exactly; values to the 1e-5 relative precision of gudhi's "safe" filtration values
+    count = np.char.endswith(f.get_feature_names_out().astype(str), "_count")
+    np.testing.assert_array_equal(X[:, count], Xp[:, count])
+    np.testing.assert_allclose(X, Xp, rtol=2e-5, atol=1e-9)

@@ -145,6 +145,12 @@ class PersistentInteractionHomology(StructureFeaturizer):
     >>> X = pih.fit_transform(structures)  # doctest: +SKIP
     """
 
+    #: Exact (tested on real MP cells).  Rotation and integer lattice shifts leave the structure and cluster
+    #: tokens unchanged, and the interaction tokens too except for cospherical configurations, where the
+    #: reference's interaction complex depends on which Delaunay triangulation the rounding selects; a
+    #: translation changes which atoms the finite supercell cuts (use ``periodic=True`` for interactions).
+    _invariances = ("permutation",)
+
     _citations = (
         "@article{itt2025, title={Interaction Topological Transformer for Multiscale Learning in "
         "Porous Materials}, author={Chen, Dong and others}, journal={arXiv:2509.18573}, year={2025}}",
