@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base import StructureFeaturizer
 from ..topology.clusters import cluster_labels, resolve_clusters
+from ..topology.fast import alpha_betti, alpha_pair_codes, code_bars_to_betti
 from ..topology.periodic import periodic_images
 from ..topology.persistence import alpha_persistence, rips_persistence
 from ..topology.pih import alpha_interaction_complex, interaction_barcodes, rips_interaction_complex
@@ -253,8 +254,21 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return names, table, pairs
 
     # -------------------------------------------------------------- diagrams
-    def _diagrams_one(self, structure):
-        """Persistence diagrams of one structure (or its ``structure_arrays`` tuple): name -> per-dimension bars."""
+    def _fast(self):
+        """Betti counts through :mod:`skcrystal.topology.fast` (bit-exact with gudhi's path, which stays the fallback)."""
+        return (
+            self.vectorization == "betti"
+            and self.filtration == "alpha"
+            and self.precision == "safe"
+            and getattr(self, "_backend", "auto") == "auto"
+        )
+
+    def _diagrams_one(self, structure, counts=False):
+        """Persistence diagrams of one structure (or its ``structure_arrays`` tuple): name -> per-dimension bars.
+
+        With ``counts=True`` (Betti vectorisation on the fast path) the entries
+        are the Betti vectors themselves (:class:`_Counts`).
+        """
         names, table, pairs = self._setup()
         parts = self._parts()
         lattice, frac, Z = structure if isinstance(structure, tuple) else structure_arrays(structure)
@@ -263,7 +277,17 @@ class PersistentInteractionHomology(StructureFeaturizer):
         if need_sc:
             X, Zs = supercell_coords(lattice, frac, Z, self.supercell_length)
             lab = cluster_labels(Zs, table)
-        if self.filtration == "alpha":
+        if counts:
+            grid = make_grid(*self.structure_grid)
+            cap = float(self.structure_cutoff)
+
+            def ph(p):
+                vec = alpha_betti(p, grid, self.max_dim, cap, inf_value=cap)
+                if vec is None:  # not certified: gudhi's path
+                    vec = [betti_counts(b, grid, cap) for b in alpha_persistence(p, self.max_dim, cap)]
+                return [_Counts(v) for v in vec]
+
+        elif self.filtration == "alpha":
 
             def ph(p):
                 return alpha_persistence(p, self.max_dim, self.structure_cutoff, precision=self.precision)
@@ -280,15 +304,20 @@ class PersistentInteractionHomology(StructureFeaturizer):
                 out[name] = ph(X[lab == c])
         if "interactions" in parts:
             out.update(self._interaction_diagrams(lattice, frac, Z, names, table, X if need_sc else None,
-                                                  lab if need_sc else None))
+                                                  lab if need_sc else None, counts=counts))
         return out
 
-    def _pair_complexes(self, pa, pb, cap):
+    def _pair_complexes(self, pa, pb, cap, counts=False):
+        """Both interaction complexes of a pair, and whether their values are grid codes (fast path)."""
+        if counts:
+            cx = alpha_pair_codes(pa, pb, make_grid(*self.interaction_grid), cap)
+            if cx is not None:
+                return cx[0], cx[1], True
         if self.filtration == "alpha":
-            return alpha_interaction_complex(pa, pb, cap, precision=self.precision)
-        return rips_interaction_complex(pa, pb, cap)
+            return (*alpha_interaction_complex(pa, pb, cap, precision=self.precision), False)
+        return (*rips_interaction_complex(pa, pb, cap), False)
 
-    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab):
+    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab, counts=False):
         k = len(names)
         out = {}
         empty = [np.empty((0, 2)), np.empty((0, 2))]
@@ -313,7 +342,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if len(ia) == 0 or len(ib) == 0:
                         ab = ba = None
                     else:
-                        ab, ba = self._pair_complexes(P[ia], P[ib], cap)
+                        ab, ba, coded = self._pair_complexes(P[ia], P[ib], cap, counts)
                         ab = _restrict(ab, na_home)
                         ba = _restrict(ba, nb_home)
                 else:
@@ -321,13 +350,19 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if len(A) == 0 or len(B) == 0:
                         ab = ba = None
                     else:
-                        ab, ba = self._pair_complexes(A, B, float(self.interaction_cutoff))
+                        ab, ba, coded = self._pair_complexes(A, B, float(self.interaction_cutoff), counts)
                 for key, cx in ((f"{names[i]}->{names[j]}", ab), (f"{names[j]}->{names[i]}", ba)):
                     if cx is None or cx["n_a"] == 0:
                         out[key] = list(empty)
                     else:
                         h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles)
                         out[key] = [h0, h1]
+                    if counts:
+                        igrid = make_grid(*self.interaction_grid)
+                        if cx is not None and coded:
+                            out[key] = [_Counts(code_bars_to_betti(b, igrid)) for b in out[key]]
+                        else:
+                            out[key] = [_Counts(betti_counts(b, igrid)) for b in out[key]]
         # token order: for each A, every B != A
         return {f"{names[a]}->{names[b]}": out[f"{names[a]}->{names[b]}"] for a in range(k) for b in range(k) if a != b}
 
@@ -400,6 +435,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return ()
 
     def _vector(self, part, bars, d):
+        if isinstance(bars, _Counts):
+            return bars.v
         if self.vectorization == "betti":
             grid = make_grid(*(self.interaction_grid if part == "interactions" else self.structure_grid))
             return betti_counts(bars, grid, self._inf_value(part))
@@ -410,7 +447,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return persistence_image(bars, rng[0], rng[1], self.image_resolution, max_death=cap)
 
     def _featurize_one(self, structure):
-        dg = self._diagrams_one(structure)
+        dg = self._diagrams_one(structure, counts=self._fast())
         if self.output == "flat":
             return np.concatenate(
                 [np.asarray(self._vector(part, dg[name][d], d), dtype=np.float64) for part, name, d in self._diagram_keys()]
@@ -508,6 +545,15 @@ class PersistentInteractionHomology(StructureFeaturizer):
         ax.set_ylabel("bar")
         ax.set_title(f"{name} H{dim}")
         return ax
+
+
+class _Counts:
+    """A Betti vector computed directly (fast path), standing where a diagram would."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
 
 
 def _restrict(cx, n_home):
