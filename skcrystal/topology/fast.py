@@ -50,6 +50,8 @@ from .vectorize import make_grid
 __all__ = ["alpha_betti", "alpha_pair_codes", "code_thresholds", "codes_to_betti"]
 
 _U = 2.0**-53
+#: Counters of the certification (clouds done fast / sent to gudhi, radii asked from gudhi, exact tests).
+STATS = {"clouds": 0, "fallback": 0, "resolved": 0, "exact_tests": 0}
 #: Relative precision guaranteed for gudhi's ``precision="safe"`` values (CGAL's default for ``to_double``),
 #: with a factor 2 of margin.
 GUDHI_REL = 2e-5
@@ -179,7 +181,9 @@ def _tri_in_tet_exact(P, x, y, z, v):
 
 def _settle(P, g, s, err, simplices, exact_test, k_arity):
     """Gabriel flags from float tests; the ones too close to call are decided in exact arithmetic."""
-    for t, k in zip(*np.nonzero(np.abs(s) <= err)):
+    amb = np.nonzero(np.abs(s) <= err)
+    STATS["exact_tests"] += len(amb[0])
+    for t, k in zip(*amb):
         v = simplices[t]
         face = [int(v[j]) for j in range(k_arity) if j != k]
         g[t, k] = exact_test(P, *face, int(v[k]))
@@ -303,6 +307,7 @@ def _alpha_codes(P, thr, cap):
     t_lo, t_hi = _raise(t_lo, t_hi, tri_faces_of_tet, tri_lo, tri_hi)
     out = {"n": n, "E": E, "T": T, "Tt": Tt, "tri_faces_of_tet": tri_faces_of_tet, "edge_faces_of_tri": edge_faces_of_tri,
            "n_resolved": n_res}
+    STATS["resolved"] += n_res
     for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi)):
         clo, chi = _codes(thr, lo), _codes(thr, hi)
         ilo, ihi = lo <= cap, hi <= cap
@@ -401,7 +406,9 @@ def alpha_betti(points, grid, max_dim=2, max_filtration=25.0, inf_value=None, mi
     try:
         c = _alpha_codes(points, thr, float(max_filtration) ** 2)
     except _Fallback:
+        STATS["fallback"] += 1
         return None
+    STATS["clouds"] += 1
     c["code0"] = int(_codes(thr, np.array([0.0]))[0])
     bars, cdim = _persistence_codes(c, max_dim)
     inf_code = None if inf_value is None or np.isinf(inf_value) else int((grid < inf_value).sum() + (grid <= inf_value).sum())
@@ -434,7 +441,9 @@ def alpha_pair_codes(points_a, points_b, grid, max_filtration=10.0):
     try:
         c = _alpha_codes(P, thr, float(max_filtration) ** 2)
     except _Fallback:
+        STATS["fallback"] += 1
         return None
+    STATS["clouds"] += 1
     E, T = c["E"], c["T"]
     me = c["e_in"] & (E[:, 0] < na) & (E[:, 1] >= na)
     mt = c["t_in"] & (T[:, 0] < na) & (T[:, 2] >= na)
