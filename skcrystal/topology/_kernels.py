@@ -410,3 +410,25 @@ def propagate(own_lo, own_hi, face_ids, gabriel, co_lo, co_hi):
                 lo[f] = co_lo[t]
                 hi[f] = co_hi[t]
     return lo, hi, attached
+
+
+@njit(cache=True)
+def face_ids(S, fkeys, n):
+    """Index (in the sorted face array whose keys are ``fkeys``) of each simplex's face without vertex k."""
+    m, d = S.shape
+    out = np.empty((m, d), np.int64)
+    for i in range(m):
+        for k in range(d):
+            key = 0
+            for j in range(d):
+                if j != k:
+                    key = key * n + S[i, j]
+            lo, hi = 0, len(fkeys)
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if fkeys[mid] < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[i, k] = lo
+    return out
