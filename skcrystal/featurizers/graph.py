@@ -173,6 +173,8 @@ class CrystalGraph(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models
         predict the fallback value for it) instead of raising.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -217,6 +219,7 @@ class CrystalGraph(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
@@ -230,6 +233,7 @@ class CrystalGraph(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()

@@ -7,7 +7,10 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   :class:`GraphDataset` and :func:`collate_graphs` (flat tensors with a batch
   index, no padding; the Gaussian edge expansion is built on the fly);
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
-  :class:`VoxelDataset` and :func:`collate_voxels`.
+  :class:`VoxelDataset` and :func:`collate_voxels`;
+* ITT token streams (:class:`~skcrystal.featurizers.itt.ITTTokens`):
+  :class:`ITTDataset` and :func:`collate_itt` (topological tokens stacked,
+  the graphs flat, atom tokens padded with a mask).
 
 Plain torch and numpy: no scikit-learn or skorch here.
 """
@@ -20,8 +23,10 @@ import torch
 
 __all__ = [
     "GraphDataset",
+    "ITTDataset",
     "VoxelDataset",
     "collate_graphs",
+    "collate_itt",
     "collate_voxels",
     "gaussian_expansion_torch",
 ]
@@ -169,3 +174,71 @@ def collate_voxels(batch):
     if g[0].numel():
         inputs["globals"] = torch.stack(g)
     return inputs, torch.stack(y)
+
+
+# --------------------------------------------------------------------------- ITT tokens
+class ITTDataset(GraphDataset):
+    """A torch Dataset over :class:`~skcrystal.featurizers.itt.ITTTokens` (skorch calls ``ITTDataset(X, y)``).
+
+    Parameters
+    ----------
+    X : sequence of ITTTokens (list, 1-D or (n, 1) object array)
+    y : array-like or None
+        Targets; ``None`` (prediction, pretraining) yields a 0 placeholder.
+    """
+
+
+def collate_itt(batch):
+    """Batch ``(ITTTokens, y)`` pairs for :class:`skcrystal.nn.itt.ITT`.
+
+    Parameters
+    ----------
+    batch : list of (ITTTokens, y) or of ITTTokens
+
+    Returns
+    -------
+    inputs : dict of tensors
+        ``structure`` (B, 1, d_s), ``clusters`` (B, n_c, d_c),
+        ``interactions`` (B, n_i, d_i) (float32, raw counts); the flat graph
+        of :func:`collate_graphs` (``atom_features``, ``edge_index``,
+        ``edge_features``, ``batch``…); ``atom_group`` (N,) the slot of each
+        atom in the padded atom tokens (``b * G + g``, -1 for atoms beyond
+        the cap); ``group_fraction`` (B, G) and ``atom_mask`` (B, G) (True
+        for real atom tokens), with G the largest number of atom tokens in
+        the batch.
+    y : tensor
+        Stacked targets (only when pairs were given).
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        toks = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        toks, ys = list(batch), None
+    for name in ("structure", "clusters", "interactions"):
+        shapes = {np.shape(getattr(t, name)) for t in toks}
+        if len(shapes) > 1:
+            raise ValueError(f"ITT {name} tokens of different shapes in one batch: {sorted(shapes)}; build all "
+                             "tokens with the same ITTTokenizer settings")
+    inputs = collate_graphs([t.graph for t in toks])
+    B = len(toks)
+    G = max(1, max(t.n_groups for t in toks))
+    group = []
+    frac = np.zeros((B, G), dtype=np.float32)
+    mask = np.zeros((B, G), dtype=bool)
+    for b, t in enumerate(toks):
+        g = np.asarray(t.atom_group, dtype=np.int64)
+        group.append(np.where(g >= 0, g + b * G, -1))
+        frac[b, : t.n_groups] = t.group_fraction
+        mask[b, : t.n_groups] = True
+    inputs.update(
+        structure=torch.from_numpy(np.stack([np.asarray(t.structure, dtype=np.float32) for t in toks])),
+        clusters=torch.from_numpy(np.stack([np.asarray(t.clusters, dtype=np.float32) for t in toks])),
+        interactions=torch.from_numpy(np.stack([np.asarray(t.interactions, dtype=np.float32) for t in toks])),
+        atom_group=torch.from_numpy(np.concatenate(group)),
+        group_fraction=torch.from_numpy(frac),
+        atom_mask=torch.from_numpy(mask),
+    )
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return inputs, y
