@@ -311,6 +311,36 @@ def main(argv=None):
     print(json.dumps({k: res[k] for k in ("n_jobs_mofs_fast", "n_jobs_mp_fast", "load_avg_end")}, default=float))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1, default=float))
+    Path(args.out).with_suffix(".rst").write_text(table(res))
+
+
+def table(res):
+    """The results as an RST table (included by docs/topology.rst)."""
+    m, p = res["mof_itt"], res["mp_itt"]
+    rows = [("structure", "points", "gudhi path (s)", "fast path (s)", "ratio", "equal")]
+    for name, v in m["per_mof"].items():
+        rows.append((f"MOF {name}", str(v["n_points"]), f"{v['gudhi_s']:.2f}", f"{v['fast_s']:.2f}",
+                     f"{v['ratio']:.2f}", "yes (reference)" if v["fast_equals_reference"] else "NO"))
+    for c in p["cells"]:
+        rows.append((f"MP {c['formula']} ({c['sites']} sites)", str(c["n_points"]), f"{c['gudhi_s']:.2f}",
+                     f"{c['fast_s']:.2f}", f"{c['ratio']:.2f}", "yes" if c["equal"] else "NO"))
+    rows.append(("MOFs: median / max", "", f"{m['gudhi_median_s']:.2f} / {m['gudhi_max_s']:.2f}",
+                 f"{m['fast_median_s']:.2f} / {m['fast_max_s']:.2f}", f"{m['ratio_of_medians']:.2f}", ""))
+    rows.append(("MP cells: median / max", "", f"{p['gudhi_median_s']:.2f} / {p['gudhi_max_s']:.2f}",
+                 f"{p['fast_median_s']:.2f} / {p['fast_max_s']:.2f}", f"{p['ratio_of_medians']:.2f}", ""))
+    r = res["peak_rss_mb"]
+    rows.append((f"peak RSS, {r['structure']} (MB)", "", str(r["gudhi"]), str(r["fast"]), "", ""))
+    for key, label in (("n_jobs_mofs_fast", "MOFs"), ("n_jobs_mp_fast", "MP cells")):
+        v = res[key]
+        rows.append((f"n_jobs=2 vs 1, {v['n']} {label} (fast)", "", f"{v['t1_s']:.1f} s (1)", f"{v['t2_s']:.1f} s (2)",
+                     f"{v['speedup']:.2f}", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    sep = "  ".join("=" * w for w in widths)
+    lines = [sep, "  ".join(c.ljust(w) for c, w in zip(rows[0], widths)), sep]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows[1:]]
+    lines.append(sep)
+    la, lb = res.get("load_avg_start", ["?"])[0], res.get("load_avg_end", ["?"])[0]
+    return "\n".join(lines) + f"\n\nLoad average at start / end: {la} / {lb} (2-core machine shared with other jobs).\n"
 
 
 if __name__ == "__main__":

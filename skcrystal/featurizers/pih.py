@@ -132,14 +132,17 @@ class PersistentInteractionHomology(StructureFeaturizer):
 
     Notes
     -----
-    Speed: almost all the time goes into gudhi's alpha complexes (one per
-    structure, per cluster and per unordered cluster pair -- both directions
-    of a pair share one complex); the cross-cluster simplices are read from
-    gudhi's serialized simplex tree with numpy, and the per-atom PIH itself
-    is vectorised (scipy minimum spanning forest plus one union-find pass).
-    gudhi itself takes 80-86 % of the time (median MOF: 5.0 of 6.4 s on one
-    core); for small cells prefer ``periodic=True, supercell_length=16``
-    (about 0.1 s per Materials Project cell) over the 64 Å ITT supercell.
+    Speed: with Betti vectorisation (the default) the counts come from
+    :mod:`skcrystal.topology.fast`: gudhi's Delaunay triangulation, alpha
+    filtration values recomputed in float64 with certified error bounds and
+    reduced to their grid *codes*, the few radii too close to a grid point
+    asked from gudhi itself, and persistence by union-find (H0), duality
+    (H2) and a small reduction (H1) -- bit for bit the output of the gudhi
+    path, which stays the fallback (and serves ``"stats"``, ``"image"`` and
+    :meth:`transform_diagrams`).  See the "Speed" section of the topology
+    guide for the argument and the measured ratios.  For small cells
+    ``periodic=True, supercell_length=16`` is much cheaper than the 64 Å
+    ITT supercell.
 
     Examples
     --------
