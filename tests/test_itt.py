@@ -143,8 +143,11 @@ def test_regressor_learns_and_classifier_predicts(frame):
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="ITT tokens"):
         ITTRegressor(**TINY).fit(np.zeros((4, 3)), np.zeros(4))
-    with pytest.raises(ValueError, match="row 1 is a str"):
+    # a string makes it structure input (a CIF/POSCAR text): row 0 (None) is the first bad row
+    with pytest.raises(ValueError, match="row 0.*missing"):
         ITTRegressor(**TINY).fit(np.array([None, "x"], dtype=object), np.zeros(2))
+    with pytest.raises(ValueError, match="row 1 is a int"):
+        ITTRegressor(**TINY).fit(np.array([None, 3], dtype=object), np.zeros(2))
 
 
 # ------------------------------------------------------------------ pretraining
