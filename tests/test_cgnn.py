@@ -190,3 +190,19 @@ def test_single_atom_batch_trains():
     X = [Structure(Lattice.cubic(a), ["Cu"], [[0, 0, 0]]) for a in (3.0, 3.2, 3.4)]
     m = _fit(CGNNRegressor(**{**TINY, "batch_size": 1}), X, [1.0, 2.0, 3.0])
     assert np.isfinite(m.predict(X)).all()
+
+
+def test_cgnn_regressor_takes_several_targets(perovskites):
+    import numpy as np
+
+    from skcrystal.models import CGNNRegressor
+
+    df = perovskites.iloc[:30]
+    Y = df[["heat_ref", "ind_gap"]]
+    m = CGNNRegressor(max_epochs=2, module__atom_fea_len=8, module__n_conv=1, module__h_fea_len=8,
+                      module__global_fea_len=8, random_state=0).fit(df["structure"], Y)
+    pred = m.predict(df["structure"])
+    assert pred.shape == (30, 2) and np.isfinite(pred).all()
+    one = CGNNRegressor(max_epochs=2, module__atom_fea_len=8, module__n_conv=1, module__h_fea_len=8,
+                        module__global_fea_len=8, random_state=0).fit(df["structure"], Y["heat_ref"])
+    assert one.predict(df["structure"]).shape == (30,)
