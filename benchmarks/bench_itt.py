@@ -343,6 +343,70 @@ def cmd_cv(args):
 
 
 TARGET = {"perovskites": "heat_ref", "mp": "formation_energy_per_atom"}
+LABELS = {"mean": "mean of the training fold", "gbt_comp": "GBT on composition (Magpie)",
+          "gbt": "GBT (composition + symmetry, the default)", "gbt_pih": "GBT on PIH (flat Betti counts)",
+          "cgnn": "CGNN (CGCNN convolutions, same graphs)", "itt": "ITT, scratch", "itt_pre": "ITT, pretrained"}
+
+
+def _rows(frame):
+    path = RESULTS / f"bench_itt_{frame}.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _cell(vals, fmt):
+    if not vals:
+        return "–"
+    v = np.asarray(vals)
+    return f"{v.mean():{fmt}} ± {v.std():{fmt}}" + ("" if len(v) == 5 else f" ({len(v)} folds)")
+
+
+def cmd_featurize_time(args):
+    """CPU seconds per MOF of the tokens: ITT's exact features vs the benchmark's periodic ones (same MOFs)."""
+    df = load_frame("coremof").iloc[: args.n]
+    rows = []
+    for setting in ("exact", "p32", "p16"):
+        tok = tokenizer(setting).fit(df["structure"].iloc[:1])
+        for key, s in df["structure"].items():
+            t0 = time.process_time()
+            tok._tokens(s)
+            rows.append({"setting": setting, "key": key, "nsites": len(s), "cpu_s": time.process_time() - t0})
+            print(json.dumps(rows[-1]), flush=True)
+    (RESULTS / "bench_itt_featurize.json").write_text(json.dumps(rows, indent=1))
+
+
+def cmd_table(args):
+    """Markdown tables of every result so far -> results/bench_itt.md."""
+    fmts = {"LCD": ".3f", "PLD": ".3f", "AV_VF": ".4f", "ASA_m2_g": ".0f", "heat_ref": ".4f",
+            "formation_energy_per_atom": ".4f"}
+    lines = ["# ITT benchmark (benchmarks/bench_itt.py)", ""]
+    for frame, targets in (("coremof", COREMOF_TARGETS), ("perovskites", ("heat_ref",)),
+                           ("mp", ("formation_energy_per_atom",))):
+        rows = _rows(frame)
+        if not rows:
+            continue
+        for frac in sorted({r["fraction"] for r in rows}, reverse=True):
+            sub = [r for r in rows if r["fraction"] == frac]
+            models = [m for m in LABELS if m == "mean" or any(r["model"] == m for r in sub)]
+            lines += [f"## {frame}, {int(round(frac * 100))} % of each training fold", "",
+                      "| model | " + " | ".join(targets) + " | fit time / fold (s, wall) |",
+                      "|---|" + "---|" * (len(targets) + 1)]
+            for m in models:
+                cells = []
+                for t in targets:
+                    if m == "mean":
+                        by_fold = {r["fold"]: r["mae_mean_baseline"] for r in sub if r["target"] == t}
+                        vals = list(by_fold.values())
+                    else:
+                        vals = [r["mae"] for r in sub if r["model"] == m and r["target"] == t]
+                    cells.append(_cell(vals, fmts.get(t, ".4f")))
+                fit = [r["fit_s"] for r in sub if r["model"] == m]
+                fit_cell = f"{np.mean(fit):.0f}" if fit else "–"
+                lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {fit_cell} |")
+            lines.append("")
+    (RESULTS / "bench_itt.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 
 
 def main(argv=None):
@@ -370,6 +434,11 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=5e-4)
     p.set_defaults(func=cmd_cv)
+    p = sub.add_parser("featurize-time", help="CPU time per MOF, exact vs periodic tokens")
+    p.add_argument("--n", type=int, default=8)
+    p.set_defaults(func=cmd_featurize_time)
+    p = sub.add_parser("table", help="markdown tables of the results so far")
+    p.set_defaults(func=cmd_table)
     args = ap.parse_args(argv)
     args.func(args)
 
