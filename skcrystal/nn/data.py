@@ -5,7 +5,9 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
 
 * crystal graphs (:class:`~skcrystal.featurizers.graph.CrystalGraphData`):
   :class:`GraphDataset` and :func:`collate_graphs` (flat tensors with a batch
-  index, no padding; the Gaussian edge expansion is built on the fly);
+  index, no padding; the Gaussian edge expansion is built on the fly), which
+  returns a :class:`SizedBatch` so that skorch's own epoch loop records the
+  number of graphs as the batch size;
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
   :class:`VoxelDataset` and :func:`collate_voxels`;
 * ITT token streams (:class:`~skcrystal.featurizers.itt.ITTTokens`):
@@ -24,6 +26,7 @@ import torch
 __all__ = [
     "GraphDataset",
     "ITTDataset",
+    "SizedBatch",
     "VoxelDataset",
     "collate_graphs",
     "collate_itt",
@@ -38,6 +41,62 @@ def gaussian_expansion_torch(distance, centers, width):
     return torch.exp(-((distance[:, None] - centers[None, :]) ** 2) / width**2)
 
 
+class SizedBatch:
+    """A collated batch that unpacks as ``inputs, y`` and whose ``len()`` is the number of samples.
+
+    skorch's epoch loop records ``get_len(batch[0])`` as the batch size, which
+    requires every input tensor to have one row per sample; a flat graph
+    batch (atoms, edges and graphs in one dict) does not.  A batch that is not
+    a tuple is measured with ``len(batch)`` instead, so returning a
+    ``SizedBatch`` from a collate function lets skorch's own loop run
+    unchanged for variable-size inputs (graphs, atom sets, token lists).
+
+    Parameters
+    ----------
+    inputs : dict of tensors
+        Keyword arguments of the module's ``forward``.
+    y : tensor or None
+        Targets of the batch.
+    n_samples : int
+        Number of samples (graphs) in the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = SizedBatch({"x": torch.zeros(7, 3)}, torch.zeros(2), n_samples=2)
+    >>> inputs, y = b
+    >>> len(b), tuple(inputs["x"].shape)
+    (2, (7, 3))
+    """
+
+    __slots__ = ("inputs", "y", "n_samples")
+
+    def __init__(self, inputs, y, n_samples):
+        self.inputs = inputs
+        self.y = y
+        self.n_samples = int(n_samples)
+
+    def __iter__(self):
+        yield self.inputs
+        yield self.y
+
+    def __getitem__(self, i):
+        return (self.inputs, self.y)[i]
+
+    def __len__(self):
+        return self.n_samples
+
+    def to(self, *args, **kwargs):
+        """A copy with every tensor moved (``Tensor.to`` arguments), e.g. by Accelerate's device placement."""
+        def move(v):
+            return v.to(*args, **kwargs) if hasattr(v, "to") else v
+
+        return SizedBatch({k: move(v) for k, v in self.inputs.items()}, move(self.y), self.n_samples)
+
+    def __repr__(self):
+        return f"SizedBatch(n_samples={self.n_samples}, inputs={sorted(self.inputs)})"
+
+
 # --------------------------------------------------------------------------- graphs
 def collate_graphs(batch):
     """Batch ``(graph, y)`` pairs into flat tensors with a batch index.
@@ -48,14 +107,15 @@ def collate_graphs(batch):
 
     Returns
     -------
-    inputs : dict of tensors
-        ``atom_features`` (N, F), ``frac`` (N, 3), ``edge_index`` (2, E)
-        offset into the batch, ``edge_features`` (E, F_e) (Gaussian expansion
-        of the distance, then ``[d, dx, dy, dz] / cutoff`` when the graph asks
-        for vectors), ``global_features`` (B, G), ``batch`` (N,) graph index of
-        each atom, ``n_graphs`` (B, used for pooling; a 0-dim tensor).
-    y : tensor
-        Stacked targets (only when pairs were given).
+    SizedBatch or dict of tensors
+        For ``(graph, y)`` pairs a :class:`SizedBatch` that unpacks as
+        ``inputs, y`` (``len()`` = number of graphs); for bare graphs the
+        ``inputs`` dict alone: ``atom_features`` (N, F), ``frac`` (N, 3),
+        ``edge_index`` (2, E) offset into the batch, ``edge_features``
+        (E, F_e) (Gaussian expansion of the distance, then
+        ``[d, dx, dy, dz] / cutoff`` when the graph asks for vectors),
+        ``global_features`` (B, G) and ``batch`` (N,), the graph index of
+        each atom.
     """
     if batch and isinstance(batch[0], (tuple, list)):
         graphs = [b[0] for b in batch]
@@ -82,7 +142,7 @@ def collate_graphs(batch):
     if ys is None:
         return inputs
     y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
-    return inputs, y
+    return SizedBatch(inputs, y, len(graphs))
 
 
 class GraphDataset(torch.utils.data.Dataset):
@@ -241,4 +301,4 @@ def collate_itt(batch):
     if ys is None:
         return inputs
     y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
-    return inputs, y
+    return SizedBatch(inputs, y, len(toks))
