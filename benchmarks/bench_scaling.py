@@ -143,7 +143,122 @@ def part_cache(args):
     _save("cache", rows)
 
 
-PARTS = {"featurize": part_featurize, "cache": part_cache}
+# -------------------------------------------------------------------- stream
+def strained_copies(n, seed=0):
+    """``n`` (key, structure) pairs: strained (±3 %) and site-permuted copies of the bundled frames, lazily."""
+    import numpy as np
+    from pymatgen.core import Lattice, Structure
+
+    from skcrystal.datasets import load_mp_formation_energy, load_perovskites
+
+    bases = [(f"perov{k}", s) for k, s in load_perovskites()["structure"].items()]
+    bases += [(f"mp{k}", s) for k, s in load_mp_formation_energy()["structure"].items()]
+    for i in range(n):
+        key, s = bases[i % len(bases)]
+        rng = np.random.RandomState(seed + i)
+        eps = rng.uniform(-0.03, 0.03, (3, 3))
+        strain = np.eye(3) + (eps + eps.T) / 2
+        perm = rng.permutation(len(s))
+        yield f"{key}-{i}", Structure(Lattice(s.lattice.matrix @ strain), [s.species[j] for j in perm],
+                                      s.frac_coords[perm])
+
+
+def _rss_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child_stream(featurizer_name, n, mode, out_dir):
+    """One size in a fresh process; prints a JSON line."""
+    import gc
+
+    from skcrystal import featurizers as F
+    from skcrystal.streaming import featurize_to_store
+
+    featurizer = getattr(F, featurizer_name)()
+    list(strained_copies(2))  # imports and bundled frames loaded: the baseline
+    gc.collect()
+    base = _rss_mb()
+    t = time.perf_counter()
+    if mode == "stream":
+        store = featurize_to_store(featurizer, strained_copies(n), out_dir, chunk_size=1000)
+        assert len(store) == n
+    else:  # the in-memory path, for contrast
+        X = featurizer.fit_transform([s for _, s in strained_copies(n)])
+        assert len(X) == n
+    dt = time.perf_counter() - t
+    disk = sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) if mode == "stream" else 0
+    print(json.dumps(dict(featurizer=featurizer_name, n=n, mode=mode, baseline_rss_mb=base, peak_rss_mb=_rss_mb(),
+                          seconds=dt, per_s=n / dt, disk_mb=disk / 2**20, **_machine())), flush=True)
+
+
+def part_stream(args):
+    rows = []
+    for name in args.stream_featurizers:
+        for mode, sizes in (("stream", args.stream_sizes), ("in_memory", args.memory_sizes)):
+            for n in sizes:
+                with tempfile.TemporaryDirectory() as d:
+                    out = subprocess.run([sys.executable, __file__, "--child-stream", name, str(n), mode,
+                                          str(Path(d) / "store")], capture_output=True, text=True,
+                                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if out.returncode:
+                    print(out.stderr[-3000:])
+                    raise SystemExit(out.returncode)
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(rows[-1], flush=True)
+                _save("stream", rows)
+
+
+# --------------------------------------------------------------------- epoch
+def _child_epoch(out, n, epochs, threads, cache):
+    """Runs under torchrun: CGNN (defaults) through Accelerate; rank 0 writes epoch times."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    from accelerate import Accelerator, DataLoaderConfiguration
+
+    from skcrystal.datasets import load_perovskites
+    from skcrystal.featurizers import CrystalGraph
+    from skcrystal.models.accelerate import AcceleratedCGNNRegressor
+
+    df = load_perovskites(n_samples=n, random_state=0)
+    graphs = CrystalGraph(memory=cache).fit_transform(df)  # the disk cache: featurized once for all runs
+    acc = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(split_batches=True))
+    model = AcceleratedCGNNRegressor(accelerator=acc, max_epochs=epochs, batch_size=64, random_state=0)
+    t = time.perf_counter()
+    model.fit(graphs, df["heat_ref"].to_numpy())
+    total = time.perf_counter() - t
+    pred = model.predict(graphs)
+    if acc.is_main_process:
+        durs = [float(d) for d in model.history[:, "dur"]]
+        Path(out).write_text(json.dumps(dict(n=n, epochs=epochs, processes=acc.num_processes, threads=threads,
+                                             epoch_s=durs, median_epoch_s=statistics.median(durs[1:] or durs),
+                                             fit_s=total, pred_head=np.asarray(pred[:5]).tolist(),
+                                             **_machine())))
+    acc.wait_for_everyone()
+
+
+def part_epoch(args):
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for processes, threads in ((1, 1), (1, 2), (2, 1)):
+            with tempfile.TemporaryDirectory() as d:
+                out = Path(d) / "epoch.json"
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+                       __file__, "--child-epoch", str(out), str(args.epoch_n), str(args.epochs), str(threads), cache]
+                proc = subprocess.run(cmd, capture_output=True, text=True,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)})
+                if proc.returncode:
+                    print(proc.stderr[-4000:])
+                    raise SystemExit(proc.returncode)
+                rows.append(json.loads(out.read_text()))
+            print(rows[-1], flush=True)
+            _save("epoch", rows)
+
+
+PARTS = {"featurize": part_featurize, "cache": part_cache, "stream": part_stream, "epoch": part_epoch}
 
 
 def main():
@@ -151,7 +266,21 @@ def main():
     ap.add_argument("--part", action="append", default=[], choices=sorted(PARTS))
     ap.add_argument("--n-graph", type=int, default=2000, help="MP cells for CrystalGraph")
     ap.add_argument("--n-pih", type=int, default=300, help="MP cells for PIH")
+    ap.add_argument("--stream-featurizers", nargs="+", default=["CrystalGraph", "FaithfulFeaturizer"])
+    ap.add_argument("--stream-sizes", nargs="+", type=int, default=[10_000, 30_000, 100_000])
+    ap.add_argument("--memory-sizes", nargs="+", type=int, default=[10_000, 30_000],
+                    help="sizes for the in-memory fit_transform contrast")
+    ap.add_argument("--epoch-n", type=int, default=2000, help="perovskites for the epoch-time part")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--child-stream", nargs=4, metavar=("FEATURIZER", "N", "MODE", "DIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-epoch", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_epoch:
+        out, n, epochs, threads, cache = args.child_epoch
+        return _child_epoch(out, int(n), int(epochs), int(threads), cache)
+    if args.child_stream:
+        name, n, mode, d = args.child_stream
+        return _child_stream(name, int(n), mode, d)
     for p in args.part:
         PARTS[p](args)
 
