@@ -28,6 +28,8 @@ def _fit_output(est, kind, df):
         warnings.simplefilter("ignore")
         if kind == "classifier":
             return est.fit(df[["structure"]], df["label"]).predict_proba(df[["structure"]])
+        if kind == "transformer":  # a pretrainer: fit without targets, transform = embeddings
+            return est.fit(df[["structure"]]).transform(df[["structure"]])
         return est.fit(df[["structure"]], df["target"]).predict(df[["structure"]])
 
 
@@ -59,8 +61,8 @@ def test_sibling_equals_the_model_in_one_process(name, small_frame):
     assert twin.accelerator is None  # the Accelerator made at fit belongs to the fitted model only
     again = pickle.loads(pickle.dumps(acc))
     assert again.device is None
-    out = again.predict_proba(small_frame[["structure"]]) if kind == "classifier" else again.predict(
-        small_frame[["structure"]])
+    method = {"classifier": "predict_proba", "transformer": "transform"}.get(kind, "predict")
+    out = getattr(again, method)(small_frame[["structure"]])
     np.testing.assert_allclose(out, got, rtol=1e-6)
 
 
