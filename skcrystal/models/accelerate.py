@@ -43,10 +43,12 @@ __all__ = ["CrystalAccelerateMixin", "accelerated"]
 
 
 class CrystalAccelerateMixin(AccelerateMixin):
-    """skorch's ``AccelerateMixin`` for the skcrystal network base (put it first in the bases).
+    """The ``AccelerateMixin`` of skorch for the skcrystal network base (put it first in the bases).
 
     Parameters
     ----------
+    *args
+        The model's positional parameters (``module``).
     accelerator : accelerate.Accelerator or None, default=None
         The accelerator; ``None`` makes ``Accelerator()`` at fit, which
         picks up what ``accelerate launch`` / ``torchrun`` set (processes,
@@ -58,6 +60,9 @@ class CrystalAccelerateMixin(AccelerateMixin):
         Device placement is the accelerator's (skorch requires ``None``).
     unwrap_after_train : bool, default=True
         Restore the plain module after training (needed to pickle the model).
+    callbacks__print_log__sink : "auto" or callable, default="auto"
+        Where the epoch log goes: ``"auto"`` prints on the main process only
+        (and nothing when ``verbose=0``).
     **kwargs
         The model's own parameters.
 
