@@ -143,6 +143,35 @@ def test_failed_structures_are_not_cached(small_frame, tmp_path, monkeypatch):
     assert len(calls) == 8 + n_bad  # the second run retries only the failures
 
 
+def _registered_featurizers():
+    from _registry import ESTIMATORS
+
+    return sorted(n for n, (factory, kind, *_) in ESTIMATORS.items()
+                  if kind == "transformer" and isinstance(factory(), StructureFeaturizer))
+
+
+@pytest.mark.parametrize("name", _registered_featurizers())
+def test_every_featurizer_takes_memory_and_reads_the_disk(name, small_frame, tmp_path, monkeypatch):
+    """Every registered featurizer lists ``memory`` in its __init__, and a disk hit skips its work."""
+    from _registry import ESTIMATORS
+    from test_common import _as_comparable, _assert_same
+
+    factory = ESTIMATORS[name][0]
+    f = factory()
+    assert "memory" in f.get_params(deep=False), f"{name}.__init__ must list memory=None (see StructureFeaturizer)"
+    if not f._cacheable:
+        pytest.skip(f"{name} is not cacheable")
+    X = small_frame["structure"].iloc[[0, 20]]  # a perovskite and an MP cell
+    calls = _counting(monkeypatch, type(f))
+    clear_feature_cache()
+    first = clone(f).set_params(memory=str(tmp_path)).fit_transform(X)
+    n_first = len(calls)
+    clear_feature_cache()
+    second = clone(f).set_params(memory=str(tmp_path)).fit_transform(X)
+    assert n_first == 2 and len(calls) == 2
+    _assert_same(_as_comparable(first), _as_comparable(second))
+
+
 @pytest.mark.parametrize("bad", [3, ["a"], object()])
 def test_memory_parameter_is_validated(bad, small_frame):
     with pytest.raises(InvalidParameterError, match="memory"):
