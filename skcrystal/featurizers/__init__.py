@@ -13,10 +13,12 @@ from .faithful import (
 from .voxel import Voxelizer  # noqa: E402
 from .graph import CrystalGraph  # noqa: E402
 from .pih import PersistentInteractionHomology  # noqa: E402
+from .dualview import DualViewGraph  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
     "CrystalGraph",
+    "DualViewGraph",
     "ElectronCounts",
     "FaithfulBinned",
     "FaithfulFeaturizer",

@@ -18,7 +18,14 @@ from ..encodings.crystal import canonical_lattice_matrix, faithful_global_vector
 from ..geometry import periodic_neighbors
 from ..utils.validation import structure_arrays
 
-__all__ = ["CrystalGraph", "CrystalGraphData", "gaussian_centers", "gaussian_expansion"]
+__all__ = [
+    "CrystalGraph",
+    "CrystalGraphData",
+    "atom_feature_matrix",
+    "atom_feature_parts",
+    "gaussian_centers",
+    "gaussian_expansion",
+]
 
 
 def gaussian_centers(start=0.0, stop=8.0, step=0.2):
@@ -46,6 +53,49 @@ def gaussian_expansion(distance, centers, width):
     """
     distance = np.asarray(distance, dtype=np.float64)
     return np.exp(-((distance[:, None] - np.asarray(centers)[None, :]) ** 2) / width**2)
+
+
+_ATOM_BLOCKS = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
+
+
+def atom_feature_parts(spec):
+    """The atom-feature block names of an ``atom_features`` specification, checked.
+
+    Parameters
+    ----------
+    spec : str or tuple of str
+        ``"faithful"``, ``"cgcnn"``, ``"element"``, ``"both"`` (= faithful and
+        cgcnn) or a tuple of distinct block names.
+
+    Returns
+    -------
+    tuple of str
+    """
+    parts = ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
+    allowed = tuple(_ATOM_BLOCKS)
+    if not parts or any(p not in allowed for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(
+            "atom_features must be 'faithful', 'cgcnn', 'element', 'both' or a tuple of distinct names "
+            f"from {allowed}, got {spec!r}"
+        )
+    return parts
+
+
+def atom_feature_matrix(Z, spec):
+    """Per-atom input features: the named blocks concatenated in order, shape (n_atoms, width).
+
+    Parameters
+    ----------
+    Z : array of int, shape (n_atoms,)
+        Atomic numbers.
+    spec : str or tuple of str
+        See :func:`atom_feature_parts`.
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    return np.concatenate([_ATOM_BLOCKS[p](Z) for p in atom_feature_parts(spec)], axis=1).astype(np.float32)
 
 
 @dataclass
@@ -251,19 +301,10 @@ class CrystalGraph(StructureFeaturizer):
         return ["graph"]
 
     def _atom_feature_parts(self):
-        spec = self.atom_features
-        parts = ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
-        allowed = ("faithful", "cgcnn", "element")
-        if not parts or any(p not in allowed for p in parts) or len(set(parts)) != len(parts):
-            raise ValueError(
-                "atom_features must be 'faithful', 'cgcnn', 'element', 'both' or a tuple of distinct names "
-                f"from {allowed}, got {spec!r}"
-            )
-        return parts
+        return atom_feature_parts(self.atom_features)
 
     def _atom_features(self, Z):
-        blocks = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
-        return np.concatenate([blocks[p](Z) for p in self._atom_feature_parts()], axis=1)
+        return atom_feature_matrix(Z, self.atom_features)
 
     def _global(self, structure, lattice):
         if self.global_features is None:

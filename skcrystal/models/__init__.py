@@ -4,6 +4,7 @@ from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
 from .gbt import GBTClassifier, GBTRegressor
+from .mgt import MGTClassifier, MGTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "CCNNRegressor",
     "GBTClassifier",
     "GBTRegressor",
+    "MGTClassifier",
+    "MGTRegressor",
     "NNNClassifier",
     "NNNRegressor",
 ]

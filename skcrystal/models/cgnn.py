@@ -18,6 +18,9 @@ class GraphNetMixin:
     """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph."""
 
     _uses_edges = True
+    #: The per-structure object the module takes, and the featurizer that makes it (for messages).
+    _graph_type = CrystalGraphData
+    _graph_featurizer = "CrystalGraph"
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph
@@ -35,15 +38,15 @@ class GraphNetMixin:
             if Xf.ndim != 1 or Xf.dtype != object:
                 raise ValueError(
                     f"{type(self).__name__} takes crystal graphs (the output of "
-                    f"skcrystal.featurizers.CrystalGraph) or structures, got an array of shape "
+                    f"skcrystal.featurizers.{self._graph_featurizer}) or structures, got an array of shape "
                     f"{Xf.shape} and dtype {Xf.dtype}"
                 )
         arr = np.empty(len(Xf), dtype=object)
         for i, g in enumerate(Xf):
-            if g is not None and not isinstance(g, CrystalGraphData):
+            if g is not None and not isinstance(g, self._graph_type):
                 raise ValueError(
-                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a crystal graph; "
-                    "put skcrystal.featurizers.CrystalGraph before the model or pass structures"
+                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a {self._graph_type.__name__}; "
+                    f"put skcrystal.featurizers.{self._graph_featurizer} before the model or pass structures"
                 )
             arr[i] = g
         return arr
@@ -65,10 +68,15 @@ class GraphNetMixin:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             self.history.record_batch(prefix + "_loss", step["loss"].item())
-            self.history.record_batch(prefix + "_batch_size", int(batch[0]["global_features"].shape[0]))
+            self.history.record_batch(prefix + "_batch_size", self._batch_n_graphs(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
         self.history.record(prefix + "_batch_count", batch_count)
+
+    @staticmethod
+    def _batch_n_graphs(inputs):
+        """Number of structures in a collated batch."""
+        return int(inputs["global_features"].shape[0])
 
     def _infer_module_dims(self, Xf, y_enc):
         first = Xf[0]
