@@ -24,8 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
+# the standard preset of the benchmark runner (a few minutes per model and frame on 2 cores);
+# `skcrystal benchmark --quick` is the CI-sized run, `--full` the accurate settings on every row
 bench: $(STAMP)
-	$(PY) benchmarks/bench_models.py
+	$(PY) -m skcrystal benchmark --models Dummy,GBT,NNN,CGNN --frames perovskites,mp_e_form \
+	    --out benchmarks/results/bench_standard
 
 docs: $(STAMP)
 	$(PIP) install -q -e ".[docs]"

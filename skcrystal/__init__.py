@@ -11,11 +11,14 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "base",
+    "benchmark",
+    "cli",
     "datasets",
     "encodings",
     "evaluation",
     "featurizers",
     "geometry",
+    "io",
     "models",
     "nn",
     "topology",

@@ -13,7 +13,15 @@ import pandas as pd
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import KFold, StratifiedKFold
 
-__all__ = ["MATBENCH_SEED", "cross_validate_models", "fixed_folds", "parity_plot", "results_table"]
+__all__ = [
+    "MATBENCH_SEED",
+    "cross_validate_models",
+    "fixed_folds",
+    "learning_curve_plot",
+    "parity_plot",
+    "results_table",
+    "training_curve",
+]
 
 #: The random seed matbench uses for its 5-fold splits (pass it to :func:`fixed_folds` to mimic matbench).
 MATBENCH_SEED = 18012019
@@ -30,7 +38,7 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
 
 
-def cross_validate_models(models, X, y, cv=None, verbose=True):
+def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fold_callback=None):
     """Score each model on the same folds, keeping out-of-fold predictions and timings.
 
     Parameters
@@ -43,6 +51,14 @@ def cross_validate_models(models, X, y, cv=None, verbose=True):
         ``None`` means :func:`fixed_folds` (5 shuffled folds, seed 0).
     verbose : bool, default=True
         Print one line per fold.
+    fold_ids : iterable of int or None, default=None
+        Run only these folds (0-based) of the splitter, e.g. to spread the
+        folds of a long benchmark over several processes; ``None`` runs all.
+        Out-of-fold predictions of the folds not run stay NaN.
+    fold_callback : callable or None, default=None
+        Called as ``fold_callback(name, fold, estimator, train, test)`` after
+        each fold with the fitted estimator and the row positions, e.g. to keep
+        a network's training history or to save the fitted model.
 
     Returns
     -------
@@ -57,8 +73,11 @@ def cross_validate_models(models, X, y, cv=None, verbose=True):
     for name, model in models.items():
         clf = is_classifier(model)
         splitter = cv if cv is not None else fixed_folds(classification=clf)
-        pred = np.empty(len(y), dtype=object if clf else float)
+        pred = np.full(len(y), None if clf else np.nan, dtype=object if clf else float)
+        wanted = None if fold_ids is None else {int(k) for k in fold_ids}
         for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y if clf else None)):
+            if wanted is not None and fold not in wanted:
+                continue
             est = clone(model)
             Xtr = X.iloc[tr] if hasattr(X, "iloc") else [X[i] for i in tr]
             Xte = X.iloc[te] if hasattr(X, "iloc") else [X[i] for i in te]
@@ -74,6 +93,8 @@ def cross_validate_models(models, X, y, cv=None, verbose=True):
             else:
                 row["mae"] = float(np.mean(np.abs(np.asarray(p, dtype=float) - y.iloc[te].to_numpy(dtype=float))))
             rows.append(row)
+            if fold_callback is not None:
+                fold_callback(name, fold, est, tr, te)
             if verbose:
                 metric = "accuracy" if clf else "mae"
                 print(f"  {name:<14} fold {fold}: {metric}={row[metric]:.4f}  fit {row['fit_s']:.1f}s  "
@@ -109,13 +130,115 @@ def parity_plot(y, oof, path, unit="", title=None):
     lo, hi = np.nanmin(y), np.nanmax(y)
     for ax, name in zip(axes[0], names):
         p = oof[name].to_numpy(dtype=float)
-        mae = np.mean(np.abs(p - y))
+        mae = np.nanmean(np.abs(p - y))
         ax.scatter(y, p, s=4, alpha=0.4)
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         ax.set_xlabel(f"DFT {unit}".strip())
         ax.set_ylabel(f"predicted {unit}".strip())
         ax.set_title(f"{name}: MAE {mae:.3f} {unit}".strip())
         ax.set_aspect("equal", adjustable="box")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def training_curve(estimator):
+    """The per-epoch training loss of a fitted skorch model, in the target's units where possible.
+
+    skcrystal's regressors train on standardised targets, so the recorded
+    loss is rescaled by the target's standard deviation ``y_std_``: an L1
+    loss becomes the training MAE and an MSE loss the training RMSE in the
+    target's units.  Other losses (and classifiers) are returned as recorded.
+
+    Parameters
+    ----------
+    estimator : fitted skorch estimator, or a Pipeline ending in one
+        Anything with a skorch ``history_``.
+
+    Returns
+    -------
+    curve : ndarray of shape (n_epochs,)
+        The training loss per epoch.
+    label : str
+        What ``curve`` is (``"train MAE"``, ``"train RMSE"`` or ``"train loss"``).
+
+    Raises
+    ------
+    ValueError
+        If the estimator has no training history (not a fitted neural network).
+    """
+    est = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    history = getattr(est, "history_", None)
+    if history is None or len(history) == 0:
+        raise ValueError(f"{type(est).__name__} has no training history (only fitted neural networks have one)")
+    loss = np.asarray(history[:, "train_loss"], dtype=float)
+    std = getattr(est, "y_std_", None)
+    criterion = getattr(est, "criterion", None)
+    name = getattr(criterion, "__name__", type(criterion).__name__)
+    if std is not None and name == "L1Loss":
+        return loss * std, "train MAE"
+    if std is not None and name == "MSELoss":
+        return np.sqrt(np.maximum(loss, 0.0)) * std, "train RMSE"
+    return loss, "train loss"
+
+
+def learning_curve_plot(curves, path, unit="", title=None, label="train loss", reference=None, cv_mae=None):
+    """Write learning curves (training loss per epoch, one line per fold) to ``path``.
+
+    Parameters
+    ----------
+    curves : dict of str -> list of array-like
+        Model name -> one curve per fold (e.g. from :func:`training_curve`);
+        one panel per model.
+    path : str or Path
+        Output image file.
+    unit : str, default=""
+        Target unit for the axis label.
+    title : str or None, default=None
+        Figure title.
+    label : str or dict of str -> str, default="train loss"
+        What the curves are (y-axis label), or one label per model.
+    reference : dict of str -> float or None, default=None
+        Dashed horizontal lines drawn in every panel, name -> value (e.g. the
+        cross-validated MAE of the baselines).
+    cv_mae : dict of str -> float or None, default=None
+        Model name -> its cross-validated MAE, drawn as a solid line in its
+        own panel (the gap to the training curve shows over-fitting).
+
+    Returns
+    -------
+    path : str or Path
+        ``path``, for printing.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(curves)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for k, c in enumerate(curves[name]):
+            c = np.asarray(c, dtype=float)
+            ax.plot(np.arange(1, len(c) + 1), c, lw=1.2, alpha=0.8, label=f"fold {k}")
+        lines = dict(reference or {})
+        for ref_name, value in lines.items():
+            ax.axhline(value, ls="--", lw=1, color="0.4")
+            ax.annotate(ref_name, (0.02, value), xycoords=("axes fraction", "data"), textcoords="offset points",
+                        xytext=(0, 2), fontsize=8, color="0.3")
+        if cv_mae and name in cv_mae:
+            ax.axhline(cv_mae[name], lw=1.5, color="k")
+            ax.annotate(f"{name} CV MAE", (0.98, cv_mae[name]), xycoords=("axes fraction", "data"),
+                        textcoords="offset points", xytext=(0, 2), fontsize=8, ha="right")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        lab = label.get(name, "train loss") if isinstance(label, dict) else label
+        ax.set_ylabel(f"{lab} {unit}".strip())
+        ax.set_title(name)
+        if 1 < len(curves[name]) <= 10:
+            ax.legend(fontsize=7, loc="upper right")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
