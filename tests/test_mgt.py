@@ -235,3 +235,68 @@ def test_plot_router_weights(frame):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     with pytest.raises(ValueError, match="view"):
         plot_router_weights(w, view="xyz")
+
+
+# ----------------------------------------------------------------------------- pretraining
+PRE_NET = dict(module__width=16, module__n_layers=1, module__ns=8, module__nv=4, module__angle_width=8,
+               module__n_rbf=32)
+
+
+@pytest.fixture(scope="module")
+def pretrainer(perovskites):
+    from skcrystal.models import MGTPretrainer
+
+    X = perovskites["structure"].iloc[:16]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MGTPretrainer(**PRE_NET, max_epochs=30, batch_size=8, lr=5e-3, random_state=0).fit(X)
+
+
+def test_pretraining_each_loss_term_falls(pretrainer):
+    h = pretrainer.history_
+    for term in ("contrastive", "angle", "vector"):
+        values = np.asarray(h[:, f"train_{term}"])
+        assert values[-5:].mean() < 0.9 * values[:5].mean(), (term, values)
+    total = np.asarray(h[:, "train_loss"])
+    weighted = np.asarray(h[:, "train_contrastive"]) + 0.5 * np.asarray(h[:, "train_angle"]) \
+        + 0.5 * np.asarray(h[:, "train_vector"])
+    np.testing.assert_allclose(total, weighted, rtol=1e-5)
+
+
+def test_pretrained_views_match_their_own_structure(pretrainer, perovskites):
+    """After contrastive pretraining, a structure's invariant embedding is closest to its *own* equivariant one."""
+    X = perovskites["structure"].iloc[:16]
+    emb = pretrainer.transform(X)
+    w = emb.shape[1] // 2
+    z1 = torch.as_tensor(emb[:, :w], dtype=torch.float32)
+    z2 = torch.as_tensor(emb[:, w:], dtype=torch.float32)
+    sim = torch.nn.functional.normalize(z1, dim=1) @ torch.nn.functional.normalize(z2, dim=1).t()
+    matched = sim.diagonal().mean()
+    assert matched > sim.mean() + 0.2
+    # the loss of the real pairing is lower than that of a pairing with the views swapped between structures
+    perm = torch.roll(torch.arange(16), 1)
+    assert nt_xent(z1, z2) < nt_xent(z1, z2[perm])
+
+
+def test_pretrained_start_and_saved_backbone(pretrainer, perovskites, tmp_path):
+    from skcrystal.models.pretraining import load_backbone
+
+    X, y = perovskites["structure"].iloc[:16], perovskites["heat_ref"].iloc[:16]
+    fit0 = dict(max_epochs=0, module__hidden_dim=8, random_state=0)
+    warm = _fit(MGTRegressor(pretrained=pretrainer, **fit0), X, y)
+    cold = _fit(MGTRegressor(**{f"module__{k[8:]}": v for k, v in PRE_NET.items()}, **fit0), X, y)
+    ref = pretrainer.backbone_state_dict()
+    got = warm.module_.backbone.state_dict()
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+    assert not np.allclose(warm.predict(X), cold.predict(X))
+    path = pretrainer.save_backbone(tmp_path / "mgt.pt")
+    rec = load_backbone(path)
+    assert rec["model"] == "MGTBackbone" and rec["module_kwargs"]["width"] == 16
+    from_file = _fit(MGTRegressor(pretrained=str(path), **fit0), X, y)
+    np.testing.assert_allclose(from_file.predict(X), warm.predict(X), rtol=1e-5)
+    with pytest.raises(ValueError, match="width"):
+        _fit(MGTRegressor(pretrained=str(path), module__width=32, **fit0), X, y)
+    m = _fit(MGTRegressor(pretrained=pretrainer, freeze_backbone_epochs=1, max_epochs=2, module__hidden_dim=8,
+                          random_state=0), X, y)
+    m2 = pickle.loads(pickle.dumps(m))
+    np.testing.assert_allclose(m2.predict(X), m.predict(X), rtol=1e-6)

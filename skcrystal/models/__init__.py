@@ -4,7 +4,7 @@ from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
 from .gbt import GBTClassifier, GBTRegressor
-from .mgt import MGTClassifier, MGTRegressor
+from .mgt import MGTClassifier, MGTPretrainer, MGTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "GBTClassifier",
     "GBTRegressor",
     "MGTClassifier",
+    "MGTPretrainer",
     "MGTRegressor",
     "NNNClassifier",
     "NNNRegressor",

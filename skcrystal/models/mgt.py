@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.exceptions import NotFittedError
+from skorch.callbacks import Callback
 from skorch.utils import to_device
 
 from ..featurizers.dualview import DualViewGraphData
 from ..nn.data import GraphDataset, collate_dual_views
-from ..nn.mgt import MGT, VIEWS
+from ..nn.mgt import MGT, VIEWS, MGTPretrainNet
+from ..utils._param_validation import Interval
 from ..utils.validation import row_labels
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetRegressor, _n_rows, _take
 from .cgnn import GraphNetMixin, _graph_net_kwargs
+from .pretraining import CrystalNetPretrainer, FineTuneMixin
 
-__all__ = ["MGTClassifier", "MGTRegressor", "plot_router_weights"]
+__all__ = ["MGTClassifier", "MGTPretrainer", "MGTRegressor", "plot_router_weights"]
 
 _CITATION = (
     "L. Zhang et al., Universal crystal material property prediction via multi-view geometric fusion in graph "
@@ -153,6 +158,12 @@ _MGT_PARAMS = """
     train_split : callable or None, default=None
     device : str, default="cuda" if available else "cpu"
     verbose : int, default=0
+    pretrained : None, MGTPretrainer, str or dict, default=None
+        Start the two encoders from a fitted :class:`MGTPretrainer`, a file
+        written by its ``save_backbone`` or a loaded record; the widths of the
+        backbone are taken from it and the router starts from scratch.
+    freeze_backbone_epochs : int, default=0
+        Train only the router for this many epochs first.
     **kwargs
         Any other skorch parameter.
 
@@ -168,7 +179,7 @@ _MGT_PARAMS = """
 """
 
 
-class MGTRegressor(_RouterMixin, DualViewNetMixin, CrystalNetRegressor):
+class MGTRegressor(FineTuneMixin, _RouterMixin, DualViewNetMixin, CrystalNetRegressor):
     __doc__ = (
         """Multi-view geometric transformer regressor (invariant + equivariant views, MoE router).
 """
@@ -186,7 +197,7 @@ class MGTRegressor(_RouterMixin, DualViewNetMixin, CrystalNetRegressor):
     )
 
     _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
-    _parameter_constraints = {**CrystalNetRegressor._parameter_constraints}
+    _parameter_constraints = {**CrystalNetRegressor._parameter_constraints, **FineTuneMixin._parameter_constraints}
 
     def __init__(
         self,
@@ -209,6 +220,8 @@ class MGTRegressor(_RouterMixin, DualViewNetMixin, CrystalNetRegressor):
         train_split=None,
         device=DEFAULT_DEVICE,
         verbose=0,
+        pretrained=None,
+        freeze_backbone_epochs=0,
         **kwargs,
     ):
         super().__init__(
@@ -229,9 +242,11 @@ class MGTRegressor(_RouterMixin, DualViewNetMixin, CrystalNetRegressor):
             verbose=verbose,
             **_graph_net_kwargs(kwargs, iterator_train__collate_fn, iterator_valid__collate_fn, iterator_train__shuffle),
         )
+        self.pretrained = pretrained
+        self.freeze_backbone_epochs = freeze_backbone_epochs
 
 
-class MGTClassifier(_RouterMixin, DualViewNetMixin, CrystalNetClassifier):
+class MGTClassifier(FineTuneMixin, _RouterMixin, DualViewNetMixin, CrystalNetClassifier):
     __doc__ = (
         """Multi-view geometric transformer classifier (one logit per class from the MoE router).
 """
@@ -243,7 +258,7 @@ class MGTClassifier(_RouterMixin, DualViewNetMixin, CrystalNetClassifier):
     )
 
     _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
-    _parameter_constraints = {**CrystalNetClassifier._parameter_constraints}
+    _parameter_constraints = {**CrystalNetClassifier._parameter_constraints, **FineTuneMixin._parameter_constraints}
 
     def __init__(
         self,
@@ -266,6 +281,8 @@ class MGTClassifier(_RouterMixin, DualViewNetMixin, CrystalNetClassifier):
         train_split=None,
         device=DEFAULT_DEVICE,
         verbose=0,
+        pretrained=None,
+        freeze_backbone_epochs=0,
         **kwargs,
     ):
         super().__init__(
@@ -286,6 +303,157 @@ class MGTClassifier(_RouterMixin, DualViewNetMixin, CrystalNetClassifier):
             verbose=verbose,
             **_graph_net_kwargs(kwargs, iterator_train__collate_fn, iterator_valid__collate_fn, iterator_train__shuffle),
         )
+        self.pretrained = pretrained
+        self.freeze_backbone_epochs = freeze_backbone_epochs
+
+
+class _LossTerms(Callback):
+    """Record the mean of each pretraining loss term per epoch (``train_<term>``, ``valid_<term>``)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        for prefix in ("train", "valid"):
+            sizes = [b.get(f"{prefix}_batch_size", 0) for b in row["batches"]]
+            for term in MGTPretrainer.TERMS:
+                vals = [b[f"{prefix}_{term}"] for b in row["batches"] if f"{prefix}_{term}" in b]
+                if vals:
+                    w = np.asarray(sizes[: len(vals)], dtype=float)
+                    net.history.record(f"{prefix}_{term}", float(np.average(vals, weights=w if w.sum() else None)))
+
+
+class MGTPretrainer(DualViewNetMixin, CrystalNetPretrainer):
+    """Self-supervised pretraining of MGT's two encoders: ``fit(X)`` needs no targets.
+
+    Three tasks train the shared backbone (:class:`skcrystal.nn.mgt.MGTPretrainNet`):
+    recover the Gaussian noise added to the bond angles of the invariant view,
+    recover the noise added to the edge vectors of the equivariant view (from
+    random atomic displacements, with an equivariant head), and NT-Xent
+    contrastive learning that pulls the two views' embeddings of the same
+    structure together and pushes those of other structures apart.  The loss
+    is ``contrastive_weight * L_con + angle_weight * L_angle + vector_weight *
+    L_vector`` (the reference's weights 1 / 0.5 / 0.5); each term per epoch is
+    in ``history_`` (``train_contrastive``, ``train_angle``,
+    ``train_vector``).
+
+    Fine-tune with ``MGTRegressor(pretrained=pretrainer)`` or save the
+    backbone (:meth:`save_backbone`) and pass the path.  ``transform(X)``
+    returns the clean embedding of each structure (both views side by side),
+    so a fitted pretrainer is also a featurizer for any scikit-learn model.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module, default=skcrystal.nn.mgt.MGTPretrainNet
+        Set the backbone's sizes with ``module__width``, ``module__n_layers``...
+        and the noise with ``module__angle_noise`` (rad, 0.15),
+        ``module__vector_noise`` (Å, 0.1) and ``module__temperature`` (0.1).
+    featurizer : transformer or None, default=None
+        ``None`` means ``DualViewGraph()``.
+    contrastive_weight, angle_weight, vector_weight : float, default=1.0, 0.5, 0.5
+        Weights of the three loss terms.
+    random_state : int, RandomState or None, default=None
+        Seeds weights, noise and shuffling.
+    early_stopping : bool or int, default=False
+        Patience on a held-out ``validation_fraction`` of the structures.
+    validation_fraction : float, default=0.1
+    gradient_clipping : float or None, default=None
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+    lr : float, default=0.0005
+    max_epochs : int, default=50
+    batch_size : int, default=32
+        Also the number of negatives (2 × batch − 2) of the contrastive task.
+    dataset, iterator_train__collate_fn, iterator_valid__collate_fn, iterator_train__shuffle
+        As in :class:`MGTRegressor`.
+    train_split : callable or None, default=None
+    device : str, default="cuda" if available else "cpu"
+    verbose : int, default=0
+    **kwargs
+        Any other skorch parameter.
+
+    Attributes
+    ----------
+    module_ : MGTPretrainNet
+    backbone_kwargs_ : dict
+        The keyword arguments of the backbone (saved with it).
+    featurizer_ : transformer or None
+    history_ : skorch History
+        ``train_loss`` and the three terms per epoch.
+
+    Examples
+    --------
+    >>> from skcrystal.models import MGTPretrainer, MGTRegressor
+    >>> pre = MGTPretrainer(module__width=64, max_epochs=20).fit(all_structures)  # doctest: +SKIP
+    >>> model = MGTRegressor(pretrained=pre, max_epochs=60).fit(X_train, y_train)  # doctest: +SKIP
+    """
+
+    TERMS = ("contrastive", "angle", "vector")
+    _parameter_constraints = {
+        **CrystalNetPretrainer._parameter_constraints,
+        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
+        "angle_weight": [Interval(Real, 0, None, closed="left")],
+        "vector_weight": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        module=MGTPretrainNet,
+        *,
+        featurizer=None,
+        contrastive_weight=1.0,
+        angle_weight=0.5,
+        vector_weight=0.5,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        gradient_clipping=None,
+        optimizer=torch.optim.AdamW,
+        lr=5e-4,
+        max_epochs=50,
+        batch_size=32,
+        dataset=GraphDataset,
+        iterator_train__collate_fn=collate_dual_views,
+        iterator_valid__collate_fn=collate_dual_views,
+        iterator_train__shuffle=True,
+        train_split=None,
+        device=DEFAULT_DEVICE,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            featurizer=featurizer,
+            random_state=random_state,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            gradient_clipping=gradient_clipping,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            dataset=dataset,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **_graph_net_kwargs(kwargs, iterator_train__collate_fn, iterator_valid__collate_fn, iterator_train__shuffle),
+        )
+        self.contrastive_weight = contrastive_weight
+        self.angle_weight = angle_weight
+        self.vector_weight = vector_weight
+
+    def get_default_callbacks(self):
+        """The base callbacks plus one that records each loss term per epoch."""
+        return list(super().get_default_callbacks()) + [("loss_terms", _LossTerms())]
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Weighted sum of the module's loss terms (``y_true`` is ignored); records each term."""
+        weights = {"contrastive": self.contrastive_weight, "angle": self.angle_weight, "vector": self.vector_weight}
+        prefix = "train" if training else "valid"
+        total = 0.0
+        for term in self.TERMS:
+            value = y_pred[term]
+            if len(self.history):
+                self.history.record_batch(f"{prefix}_{term}", float(value.detach()))
+            total = total + float(weights[term]) * value
+        return total
 
 
 def plot_router_weights(weights, ax=None, view="se3"):

@@ -517,7 +517,7 @@ class FineTuneMixin:
         callbacks = list(super().get_default_callbacks())
         try:
             n = int(self.freeze_backbone_epochs or 0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # reported by fit's parameter validation
             n = 0
         if n > 0:
             callbacks.append(("freeze_backbone", FreezeBackbone(n)))

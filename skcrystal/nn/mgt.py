@@ -326,24 +326,22 @@ class SO3Encoder(nn.Module):
 class ProjectionHead(nn.Module):
     """Residual projection of a pooled embedding (the reference's per-view head).
 
-    ``z = x + LayerNorm(dropout(SiLU(W2 W1 x)))``
+    ``z = x + LayerNorm(SiLU(W2 W1 x))``
 
     Parameters
     ----------
     width : int
-    dropout : float, default=0.0
     """
 
-    def __init__(self, width, dropout=0.0):
+    def __init__(self, width):
         super().__init__()
         self.projection = nn.Linear(width, width)
         self.fc = nn.Linear(width, width)
-        self.dropout = nn.Dropout(dropout)
         self.layer_norm = nn.LayerNorm(width)
 
     def forward(self, x):
         """Project (B, width) -> (B, width)."""
-        return x + self.layer_norm(self.dropout(F.silu(self.fc(self.projection(x)))))
+        return x + self.layer_norm(F.silu(self.fc(self.projection(x))))
 
 
 class MGTBackbone(nn.Module):
@@ -368,21 +366,19 @@ class MGTBackbone(nn.Module):
     n_angle_rbf : int, default=40
     angle_width : int, default=64
         Message channels of the edge-wise (line-graph) layers.
-    dropout : float, default=0.0
-        Dropout in the projection heads.
     norm : {"batch", "layer", None}, default="batch"
     """
 
     def __init__(self, n_atom_features, width=256, n_layers=3, ns=64, nv=8, sh_lmax=2, n_rbf=256, rbf_min=-4.0,
-                 rbf_max=4.0, n_angle_rbf=40, angle_width=64, dropout=0.0, norm="batch"):
+                 rbf_max=4.0, n_angle_rbf=40, angle_width=64, norm="batch"):
         super().__init__()
         rbf = dict(n_rbf=n_rbf, rbf_min=rbf_min, rbf_max=rbf_max)
         self.se3 = SE3Encoder(n_atom_features, width=width, n_layers=n_layers, n_angle_rbf=n_angle_rbf,
                               angle_width=angle_width, norm=norm, **rbf)
         self.so3 = SO3Encoder(n_atom_features, width=width, n_layers=n_layers, ns=ns, nv=nv, sh_lmax=sh_lmax,
                               norm=norm, **rbf)
-        self.se3_head = ProjectionHead(width, dropout)
-        self.so3_head = ProjectionHead(width, dropout)
+        self.se3_head = ProjectionHead(width)
+        self.so3_head = ProjectionHead(width)
 
     def forward(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms,
                 return_states=False):
@@ -454,7 +450,7 @@ class MGT(nn.Module):
     hidden_dim : int, default=128
         Hidden width of each expert and of the gate.
     dropout : float, default=0.0
-        Dropout in the projection heads and experts.
+        Dropout in the experts.
 
     Attributes
     ----------
@@ -469,7 +465,7 @@ class MGT(nn.Module):
         super().__init__()
         self.backbone = MGTBackbone(n_atom_features, width=width, n_layers=n_layers, ns=ns, nv=nv, sh_lmax=sh_lmax,
                                     n_rbf=n_rbf, rbf_min=rbf_min, rbf_max=rbf_max, n_angle_rbf=n_angle_rbf,
-                                    angle_width=angle_width, dropout=dropout, norm=norm)
+                                    angle_width=angle_width, norm=norm)
         self.router = MoERouter(width, n_outputs, hidden_dim, dropout, n_views=len(VIEWS))
 
     def forward(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms,
@@ -522,11 +518,12 @@ def _mse(pred, target):
 class MGTPretrainNet(nn.Module):
     """Self-supervised pre-training of :class:`MGTBackbone`: two denoising tasks and one contrastive task.
 
-    In training mode each forward pass draws fresh noise (from torch's RNG):
+    Each forward pass draws fresh noise (from torch's RNG):
 
     * **angle denoising** (invariant view): every bond angle θ becomes
       θ + ε, ε ~ N(0, ``angle_noise``²) rad; a head on the two final bond
-      states of each angle predicts ε / ``angle_noise`` (MSE; 1 = no skill);
+      states of each angle and its noisy value predicts ε / ``angle_noise``
+      (MSE; 1 = no skill);
     * **edge-vector denoising** (equivariant view): every atom moves by
       η ~ N(0, ``vector_noise``² I) Å, so each edge vector gains
       η_j − η_i; an equivariant head (scalar coefficients from the two atoms'
@@ -534,15 +531,15 @@ class MGTPretrainNet(nn.Module):
       predicts it, scaled by 1 / (``vector_noise`` √2) (MSE per component;
       1 = no skill);
     * **contrastive**: :func:`nt_xent` between the invariant and the
-      equivariant embeddings of the same structures.
+      equivariant embeddings of the (noised) structures.
 
-    ``forward`` returns the three loss terms in a dict; in eval mode no noise
-    is drawn (the terms then measure the clean inputs).
+    ``forward`` returns the three loss terms in a dict; :meth:`embed` gives
+    the clean embedding of each structure (both views concatenated).
 
     Parameters
     ----------
     n_atom_features : int
-    width, n_layers, ns, nv, sh_lmax, n_rbf, rbf_min, rbf_max, n_angle_rbf, angle_width, dropout, norm
+    width, n_layers, ns, nv, sh_lmax, n_rbf, rbf_min, rbf_max, n_angle_rbf, angle_width, norm
         The backbone's (see :class:`MGTBackbone`).
     angle_noise : float, default=0.15
         Standard deviation of the angle noise (rad); the reference adds 0.15 to the cosines.
@@ -550,40 +547,49 @@ class MGTPretrainNet(nn.Module):
         Standard deviation of the atomic displacements (Å).
     temperature : float, default=0.1
         NT-Xent temperature.
+
+    Attributes
+    ----------
+    backbone : MGTBackbone
+    embedding_width : int
+        ``2 * width`` (the two views' embeddings side by side).
     """
 
     def __init__(self, n_atom_features, width=256, n_layers=3, ns=64, nv=8, sh_lmax=2, n_rbf=256, rbf_min=-4.0,
-                 rbf_max=4.0, n_angle_rbf=40, angle_width=64, dropout=0.0, norm="batch", angle_noise=0.15,
-                 vector_noise=0.1, temperature=0.1):
+                 rbf_max=4.0, n_angle_rbf=40, angle_width=64, norm="batch", angle_noise=0.15, vector_noise=0.1,
+                 temperature=0.1):
         super().__init__()
         self.backbone = MGTBackbone(n_atom_features, width=width, n_layers=n_layers, ns=ns, nv=nv, sh_lmax=sh_lmax,
                                     n_rbf=n_rbf, rbf_min=rbf_min, rbf_max=rbf_max, n_angle_rbf=n_angle_rbf,
-                                    angle_width=angle_width, dropout=dropout, norm=norm)
+                                    angle_width=angle_width, norm=norm)
         self.nv = nv
+        self.embedding_width = 2 * width
         self.angle_noise = float(angle_noise)
         self.vector_noise = float(vector_noise)
         self.temperature = float(temperature)
-        self.angle_head = nn.Sequential(nn.Linear(2 * width, width), nn.SiLU(), nn.Linear(width, 1))
+        self.angle_head = nn.Sequential(nn.Linear(2 * width + n_angle_rbf, width), nn.SiLU(), nn.Linear(width, 1))
         self.vector_head = nn.Sequential(nn.Linear(2 * width, width), nn.SiLU(), nn.Linear(width, 2 * nv + 1))
+
+    def embed(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms):
+        """Clean per-structure embedding ``[z_se3, z_so3]``, shape (B, 2 width)."""
+        z_se3, z_so3 = self.backbone(atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos,
+                                     batch, n_atoms)
+        return torch.cat([z_se3, z_so3], dim=1)
 
     def forward(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms):
         """The loss terms ``{"contrastive", "angle", "vector"}`` of one batch (scalars)."""
         center, neighbor = edge_index[0], edge_index[1]
-        if self.training:
-            eps = torch.randn_like(angle_cos) * self.angle_noise
-            theta = torch.arccos(angle_cos.clamp(-1.0, 1.0))
-            angle_cos = torch.cos(theta + eps)
-            eta = torch.randn(atom_features.shape[0], 3, dtype=edge_vector.dtype, device=edge_vector.device)
-            delta = (eta.index_select(0, neighbor) - eta.index_select(0, center)) * self.vector_noise
-            edge_vector = edge_vector + delta
-        else:
-            eps = torch.zeros_like(angle_cos)
-            delta = torch.zeros_like(edge_vector)
+        eps = torch.randn_like(angle_cos) * self.angle_noise
+        angle_cos = torch.cos(torch.arccos(angle_cos.clamp(-1.0, 1.0)) + eps)
+        eta = torch.randn(atom_features.shape[0], 3, dtype=edge_vector.dtype, device=edge_vector.device)
+        delta = (eta.index_select(0, neighbor) - eta.index_select(0, center)) * self.vector_noise
+        edge_vector = edge_vector + delta
         z_se3, z_so3, st = self.backbone(atom_features, edge_index, edge_distance, edge_vector, angle_index,
                                          angle_cos, batch, n_atoms, return_states=True)
         hb = st["bonds"]
         a, b = hb.index_select(0, angle_index[0]), hb.index_select(0, angle_index[1])
-        pred_angle = self.angle_head(torch.cat([a + b, a * b], dim=1)).squeeze(1)
+        noisy = self.backbone.se3.angle_rbf(angle_cos)
+        pred_angle = self.angle_head(torch.cat([a + b, a * b, noisy], dim=1)).squeeze(1)
         s, v = st["atoms_so3"], st["vectors"]
         coef = self.vector_head(torch.cat([s.index_select(0, center), s.index_select(0, neighbor)], dim=1))
         unit = edge_vector / torch.linalg.norm(edge_vector, dim=1, keepdim=True).clamp(min=1e-6)
