@@ -225,9 +225,12 @@ def test_grid_search_on_structure_frame(name, data):
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if "n_jobs" in _entry(n)[0]().get_params(deep=False)])
-def test_n_jobs_1_equals_2(name, data):
+def test_n_jobs_1_equals_2(name, data, monkeypatch):
+    import skcrystal.base
     from skcrystal import clear_feature_cache
 
+    # the frame is small: without this, n_jobs=2 would rightly stay in this process
+    monkeypatch.setattr(skcrystal.base, "PARALLEL_MIN_SECONDS", 0)
     factory, kind, _ = _entry(name)
     X = data["structure"]
     clear_feature_cache()

@@ -82,7 +82,7 @@ class LeftStepComposition(StructureFeaturizer):
     stats : tuple of {"mean", "min", "max"}, default=("mean",)
         Statistics over atoms (mean, weighted by site counts) or distinct
         elements (min, max).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
 
     Attributes
@@ -100,11 +100,12 @@ class LeftStepComposition(StructureFeaturizer):
 
     _citations = (FAITHFUL_CITATION,)
 
-    def __init__(self, stats=("mean",), n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, stats=("mean",), n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.stats = stats
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()
@@ -138,19 +139,21 @@ class LatticeEncoding(StructureFeaturizer):
         Length scale in Å.
     include_parameters : bool, default=False
         Also output the raw a, b, c (Å), α, β, γ (degrees) and the volume per atom.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
 
-    def __init__(self, n_frequencies=2, scale=10.0, include_parameters=False, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, n_frequencies=2, scale=10.0, include_parameters=False, n_jobs=None, verbose=0,
+                 on_error="raise", memory=None):
         self.n_frequencies = n_frequencies
         self.scale = scale
         self.include_parameters = include_parameters
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()
@@ -189,14 +192,14 @@ class SpaceGroupEncoding(StructureFeaturizer):
         Distance tolerance (Å) of the symmetry search.
     angle_tolerance : float, default=5.0
         Angle tolerance (degrees).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
 
     def __init__(self, kind="space_group", encoding="onehot", symprec=0.1, angle_tolerance=5.0,
-                 n_jobs=None, verbose=0, on_error="raise"):
+                 n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.kind = kind
         self.encoding = encoding
         self.symprec = symprec
@@ -204,6 +207,7 @@ class SpaceGroupEncoding(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()
@@ -273,17 +277,18 @@ class ElectronCounts(StructureFeaturizer):
         Length of the thermometer code of the electron count (0: none; the
         paper's code uses 11448, the largest known count).  A count that does
         not fit raises (``on_error`` applies).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
 
-    def __init__(self, thermometer=0, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, thermometer=0, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.thermometer = thermometer
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _featurize_one(self, structure):
         Z = _atomic_numbers(structure)
@@ -331,7 +336,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
         Symmetry tolerance (Å).
     n_frequencies : int, default=2
         Octaves of the lattice encoding.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
 
     Examples
@@ -345,7 +350,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
     _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
 
     def __init__(self, lattice=True, symmetry="onehot", electrons=True, composition=True, symprec=0.1,
-                 n_frequencies=2, n_jobs=None, verbose=0, on_error="raise"):
+                 n_frequencies=2, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.lattice = lattice
         self.symmetry = symmetry
         self.electrons = electrons
@@ -355,6 +360,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _parts(self):
         parts = []
@@ -409,14 +415,14 @@ class FaithfulBinned(StructureFeaturizer):
         Octaves of the lattice code.
     symprec : float, default=0.1
         Symmetry tolerance of the space-group one-hot.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
 
     def __init__(self, bins=(40, 24, 16, 12, 8, 6), n_frequencies=5, lattice_frequencies=2, symprec=0.1,
-                 n_jobs=None, verbose=0, on_error="raise"):
+                 n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.bins = bins
         self.n_frequencies = n_frequencies
         self.lattice_frequencies = lattice_frequencies
@@ -424,6 +430,7 @@ class FaithfulBinned(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()
@@ -491,18 +498,19 @@ class FractionalCoordinateEncoding(StructureFeaturizer):
         Number of slots; a larger cell raises (``on_error`` applies).
     n_frequencies : int, default=5
         Octaves of the sinusoids (the paper: 5).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
 
-    def __init__(self, max_sites=40, n_frequencies=5, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, max_sites=40, n_frequencies=5, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.max_sites = max_sites
         self.n_frequencies = n_frequencies
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()

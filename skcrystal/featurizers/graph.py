@@ -223,6 +223,8 @@ class CrystalGraph(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models
         predict the fallback value for it) instead of raising.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -267,6 +269,7 @@ class CrystalGraph(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
@@ -280,6 +283,7 @@ class CrystalGraph(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()

@@ -109,6 +109,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
         Progress bar when > 0.
     on_error : {"raise", "nan"}, default="raise"
         See :class:`~skcrystal.base.StructureFeaturizer`.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -173,6 +175,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.clusters = clusters
         self.supercell_length = supercell_length
@@ -192,6 +195,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     # ------------------------------------------------------------ parameters
     @property

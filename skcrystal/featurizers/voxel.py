@@ -220,6 +220,8 @@ class Voxelizer(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives a NaN row (flat) or ``None`` entries (dense/lazy) for
         structures that cannot be voxelized, with a warning naming them.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -277,6 +279,7 @@ class Voxelizer(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.grid = grid
         self.embedding = embedding
@@ -286,6 +289,7 @@ class Voxelizer(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     # ----------------------------------------------------------- parameters
     def _check_params(self):
