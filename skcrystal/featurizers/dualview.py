@@ -196,6 +196,8 @@ class DualViewGraph(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models then
         predict their fallback value for it).
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -232,7 +234,7 @@ class DualViewGraph(StructureFeaturizer):
     )
 
     def __init__(self, cutoff=8.0, max_neighbors=12, angle_neighbors=8, atom_features="cgcnn", n_jobs=None, verbose=0,
-                 on_error="raise"):
+                 on_error="raise", memory=None):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
         self.angle_neighbors = angle_neighbors
@@ -240,6 +242,7 @@ class DualViewGraph(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _check_params(self):
         super()._check_params()
