@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import gen_even_slices
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from numbers import Integral
@@ -151,6 +152,21 @@ def _run_chunk(featurizer, structures, start):
     return results, errors
 
 
+def _same_value(a, b):
+    """Whether two parameter values are the same (arrays compared by content)."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        try:
+            return np.array_equal(np.asarray(a), np.asarray(b))
+        except Exception:  # noqa: BLE001 - incomparable means changed
+            return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def _parallel_plan(n_jobs):
     """``(n_jobs for Parallel, effective number of workers, explicit backend?)``.
 
@@ -190,7 +206,15 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     to :func:`~skcrystal.utils.validation.check_structures`),
     ``_min_distance``, ``_output_kind`` (``"numeric"`` or ``"object"``),
     ``_cacheable`` (results depend on parameters only, so they may be cached)
-    and ``_cache_ignore`` (parameters that do not change the result).
+    and ``_cache_ignore`` (parameters that do not change the result).  Every
+    concrete featurizer also declares ``_parameter_constraints`` (what each
+    parameter may be, checked once per ``fit``) and ``_invariances`` (the
+    symmetries its output provably has, checked by ``tests/test_invariance.py``;
+    see :doc:`/contributing`).
+
+    Changing a parameter that shapes the output (``set_params``) after
+    ``fit`` makes ``transform`` raise :class:`~sklearn.exceptions.NotFittedError`
+    until the featurizer is fitted again.
 
     Parameters
     ----------
@@ -266,6 +290,27 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """Extra fitted state that changes the output (default: none)."""
         return ()
 
+    def _output_params(self):
+        """The parameters that shape the output (all but ``_cache_ignore``)."""
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in self._cache_ignore}
+
+    def _remember_fit_params(self):
+        self._fit_params = self._output_params()
+
+    def _check_params_unchanged(self):
+        """Raise NotFittedError if a parameter that shapes the output changed since ``fit``."""
+        fitted = getattr(self, "_fit_params", None)
+        if fitted is None:
+            return
+        now = self._output_params()
+        changed = [k for k in now if k not in fitted or not _same_value(now[k], fitted[k])]
+        if changed:
+            what = ", ".join(f"{k}: {fitted.get(k)!r} -> {now[k]!r}" for k in changed[:3])
+            raise NotFittedError(
+                f"{type(self).__name__}: parameters changed since fit ({what}); the fitted state and output "
+                "names belong to the old values. Call fit (or fit_transform) again before transform."
+            )
+
     # ----------------------------------------------------------------- public
     def citations(self):
         """BibTeX-like references for the method this featurizer implements.
@@ -297,6 +342,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self._fit(structures)
         self.feature_names_out_ = np.asarray(self._feature_names(), dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
+        self._remember_fit_params()
         return self
 
     def transform(self, X):
@@ -313,6 +359,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             Float features (an object array for graph/token featurizers).
         """
         check_is_fitted(self, "feature_names_out_")
+        self._check_params_unchanged()
         structures = self._validate(X)
         return self._transform_structures(structures, row_labels(X))
 
@@ -323,6 +370,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self._fit(structures)
         self.feature_names_out_ = np.asarray(self._feature_names(), dtype=object)
         self.n_features_out_ = len(self.feature_names_out_)
+        self._remember_fit_params()
         return self._transform_structures(structures, row_labels(X))
 
     def get_feature_names_out(self, input_features=None):

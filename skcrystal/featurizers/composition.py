@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ..base import StructureFeaturizer
+from ..utils._param_validation import SequenceOf, StrOptions
 
 __all__ = ["CompositionFeatures"]
 
@@ -72,6 +73,13 @@ class CompositionFeatures(StructureFeaturizer):
 
     _disorder = "allow"
     _citations = (MAGPIE_CITATION, MATMINER_CITATION)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "presets": [SequenceOf(StrOptions({"magpie", "stoichiometry", "valence_orbital", "element_fraction"}),
+                               unique=True)],
+        "impute_nan": ["boolean"],
+    }
 
     def __init__(self, presets=("magpie", "stoichiometry", "valence_orbital"), impute_nan=False, n_jobs=None,
                  verbose=0, on_error="raise", memory=None):
@@ -81,13 +89,6 @@ class CompositionFeatures(StructureFeaturizer):
         self.verbose = verbose
         self.on_error = on_error
         self.memory = memory
-
-    def _check_params(self):
-        super()._check_params()
-        if not self.presets:
-            raise ValueError("presets must name at least one matminer featurizer")
-        for p in self.presets:
-            _make(p)
 
     def _featurizers(self):
         fs = getattr(self, "_matminer_cache", None)

@@ -22,7 +22,7 @@ from ..base import StructureFeaturizer
 from ..geometry import periodic_neighbors
 from ..utils._param_validation import Interval
 from ..utils.validation import structure_arrays
-from .graph import atom_feature_matrix, atom_feature_parts
+from .graph import ATOM_FEATURES_CONSTRAINT, atom_feature_matrix
 
 __all__ = ["DualViewGraph", "DualViewGraphData", "angle_bonds", "line_graph_pairs"]
 
@@ -221,12 +221,15 @@ class DualViewGraph(StructureFeaturizer):
     """
 
     _output_kind = "object"
+    # distances, angles and edge vectors do not move under a translation; the edge vectors *rotate* with the
+    # structure (the equivariant view), and a permutation reorders the arrays
+    _invariances = ("translation", "integer_shift")
     _parameter_constraints = {
         **StructureFeaturizer._parameter_constraints,
         "cutoff": [Interval(Real, 0, None, closed="neither")],
         "max_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "angle_neighbors": [Interval(Integral, 2, None, closed="left"), None],
-        "atom_features": [str, tuple, list],
+        "atom_features": ATOM_FEATURES_CONSTRAINT,
     }
     _citations = (
         "L. Zhang et al., Universal crystal material property prediction via multi-view geometric fusion "
@@ -243,10 +246,6 @@ class DualViewGraph(StructureFeaturizer):
         self.verbose = verbose
         self.on_error = on_error
         self.memory = memory
-
-    def _check_params(self):
-        super()._check_params()
-        atom_feature_parts(self.atom_features)
 
     def _feature_names(self):
         return ["dual_view_graph"]

@@ -7,8 +7,8 @@ batches graphs into flat tensors for the torch models.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from ..base import StructureFeaturizer
 from ..encodings.atoms import atom_codes, cgcnn_atom_features, element_one_hot
 from ..encodings.crystal import canonical_lattice_matrix, faithful_global_vector
 from ..geometry import periodic_neighbors
+from ..utils._param_validation import Interval, SequenceOf, StrOptions
 from ..utils.validation import structure_arrays
 
 __all__ = [
@@ -56,6 +57,13 @@ def gaussian_expansion(distance, centers, width):
 
 
 _ATOM_BLOCKS = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
+
+
+#: What an ``atom_features`` parameter may be (a block name, "both", or a tuple of distinct block names).
+ATOM_FEATURES_CONSTRAINT = [
+    StrOptions({"faithful", "cgcnn", "element", "both"}),
+    SequenceOf(StrOptions({"faithful", "cgcnn", "element"}), unique=True),
+]
 
 
 def atom_feature_parts(spec):
@@ -212,10 +220,14 @@ class CrystalGraph(StructureFeaturizer):
         see :doc:`/graphs`.
     global_features : {"faithful", "lattice", None}, default="faithful"
         ``"faithful"``: lattice sinusoids (18) ⊕ space-group one-hot (230,
-        via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only
-        (no symmetry search, faster); ``None``: no global vector.
+        via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only;
+        ``None``: no global vector.  The lattice code is that of the
+        crystal's reduced primitive cell
+        (:func:`~skcrystal.encodings.crystal.faithful_global_vector`), so a
+        supercell gets the same ``g`` and a mean-pooling model the same
+        prediction.
     symprec : float, default=0.1
-        Symmetry tolerance (Å) for the space group.
+        Symmetry tolerance (Å) for the space group and the primitive cell.
     n_jobs : int or None, default=None
         Joblib workers for featurization.
     verbose : int, default=0
@@ -248,6 +260,21 @@ class CrystalGraph(StructureFeaturizer):
     """
 
     _output_kind = "object"
+    # the graph's atoms, edges (distances, vectors in the standard orientation) and global vector;
+    # ``frac`` holds absolute positions and is not translation invariant
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "cutoff": [Interval(Real, 0, None, closed="neither")],
+        "max_neighbors": [Interval(Integral, 0, None, closed="left"), None],
+        "complete_shells": ["boolean"],
+        "gaussian_step": [Interval(Real, 0, None, closed="neither")],
+        "gaussian_width": [Interval(Real, 0, None, closed="neither"), None],
+        "edge_vectors": ["boolean"],
+        "atom_features": ATOM_FEATURES_CONSTRAINT,
+        "global_features": [StrOptions({"faithful", "lattice"}), None],
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+    }
     _citations = (
         "T. Xie and J. C. Grossman, Crystal graph convolutional neural networks for an accurate and "
         "interpretable prediction of material properties, Phys. Rev. Lett. 120, 145301 (2018).",
@@ -284,22 +311,6 @@ class CrystalGraph(StructureFeaturizer):
         self.verbose = verbose
         self.on_error = on_error
         self.memory = memory
-
-    def _check_params(self):
-        super()._check_params()
-        if not isinstance(self.cutoff, numbers.Real) or not self.cutoff > 0:
-            raise ValueError(f"cutoff must be a positive number of Å, got {self.cutoff!r}")
-        if self.max_neighbors is not None and (
-            not isinstance(self.max_neighbors, numbers.Integral) or self.max_neighbors < 0
-        ):
-            raise ValueError(f"max_neighbors must be None or an integer >= 0, got {self.max_neighbors!r}")
-        if not isinstance(self.gaussian_step, numbers.Real) or not self.gaussian_step > 0:
-            raise ValueError(f"gaussian_step must be > 0, got {self.gaussian_step!r}")
-        if self.gaussian_width is not None and not self.gaussian_width > 0:
-            raise ValueError(f"gaussian_width must be None or > 0, got {self.gaussian_width!r}")
-        self._atom_feature_parts()
-        if self.global_features not in ("faithful", "lattice", None):
-            raise ValueError(f"global_features must be 'faithful', 'lattice' or None, got {self.global_features!r}")
 
     def _feature_names(self):
         return ["graph"]

@@ -4,6 +4,7 @@ from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
 from .gbt import GBTClassifier, GBTRegressor
+from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
 from .mgt import MGTClassifier, MGTPretrainer, MGTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
@@ -16,6 +17,9 @@ __all__ = [
     "CCNNRegressor",
     "GBTClassifier",
     "GBTRegressor",
+    "ITTClassifier",
+    "ITTPretrainer",
+    "ITTRegressor",
     "MGTClassifier",
     "MGTPretrainer",
     "MGTRegressor",

@@ -33,6 +33,8 @@ class DualViewNetMixin(GraphNetMixin):
 
     _graph_type = DualViewGraphData
     _graph_featurizer = "DualViewGraph"
+    _graph_noun = "dual-view graph"
+    _input_dim_keys = ("n_atom_features",)
     _citations = _CITATION
 
     def _default_featurizer(self):
@@ -386,6 +388,7 @@ class MGTPretrainer(DualViewNetMixin, CrystalNetPretrainer):
     """
 
     TERMS = ("contrastive", "angle", "vector")
+    _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
     _parameter_constraints = {
         **CrystalNetPretrainer._parameter_constraints,
         "contrastive_weight": [Interval(Real, 0, None, closed="left")],
