@@ -300,3 +300,9 @@ def test_pretrained_start_and_saved_backbone(pretrainer, perovskites, tmp_path):
                           random_state=0), X, y)
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_allclose(m2.predict(X), m.predict(X), rtol=1e-6)
+
+
+def test_two_targets_one_output_each(frame):
+    Y = np.stack([frame["y"].to_numpy(), 2 * frame["y"].to_numpy()], axis=1)
+    m = _fit(MGTRegressor(**{**TINY, "max_epochs": 1}), frame["structure"], Y)
+    assert m.module_dims_["n_outputs"] == 2 and m.predict(frame["structure"]).shape == (len(frame), 2)

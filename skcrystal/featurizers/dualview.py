@@ -232,8 +232,10 @@ class DualViewGraph(StructureFeaturizer):
         "atom_features": ATOM_FEATURES_CONSTRAINT,
     }
     _citations = (
-        "L. Zhang et al., Universal crystal material property prediction via multi-view geometric fusion "
-        "in graph transformers, arXiv:2507.15303 (2025).",
+        "L. Zhang, K. Chen and Y. Wu, Universal crystal material property prediction via multi-view geometric "
+        "fusion in graph transformers, arXiv:2507.15303 (2025).",
+        "K. Choudhary and B. DeCost, Atomistic line graph neural network for improved materials property "
+        "predictions, npj Comput. Mater. 7, 185 (2021).",
     )
 
     def __init__(self, cutoff=8.0, max_neighbors=12, angle_neighbors=8, atom_features="cgcnn", n_jobs=None, verbose=0,

@@ -23,8 +23,15 @@ from .pretraining import CrystalNetPretrainer, FineTuneMixin
 __all__ = ["MGTClassifier", "MGTPretrainer", "MGTRegressor", "plot_router_weights"]
 
 _CITATION = (
-    "L. Zhang et al., Universal crystal material property prediction via multi-view geometric fusion in graph "
-    "transformers, arXiv:2507.15303 (2025).",
+    "L. Zhang, K. Chen and Y. Wu, Universal crystal material property prediction via multi-view geometric fusion "
+    "in graph transformers, arXiv:2507.15303 (2025).",
+    "K. Yan, C. Fu, X. Qian, X. Qian and S. Ji, Complete and efficient graph transformers for crystal material "
+    "property prediction, ICLR (2024), arXiv:2403.11857.",
+    "K. Choudhary and B. DeCost, Atomistic line graph neural network for improved materials property "
+    "predictions, npj Comput. Mater. 7, 185 (2021).",
+    "M. Geiger and T. Smidt, e3nn: Euclidean neural networks, arXiv:2207.09453 (2022).",
+    "T. Chen, S. Kornblith, M. Norouzi and G. Hinton, A simple framework for contrastive learning of visual "
+    "representations, ICML (2020).",
 )
 
 
@@ -59,7 +66,7 @@ class DualViewNetMixin(GraphNetMixin):
                 )
         dims = {"n_atom_features": int(ref)}
         if y_enc is not None:
-            dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+            dims["n_outputs"] = self._n_outputs(y_enc)
         return dims
 
     def citations(self):
