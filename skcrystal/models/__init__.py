@@ -3,6 +3,7 @@
 from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
+from .crystalformer import CrystalformerClassifier, CrystalformerRegressor
 from .gbt import GBTClassifier, GBTRegressor
 from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
 from .mgt import MGTClassifier, MGTPretrainer, MGTRegressor
@@ -15,6 +16,8 @@ __all__ = [
     "CGNNRegressor",
     "CCNNClassifier",
     "CCNNRegressor",
+    "CrystalformerClassifier",
+    "CrystalformerRegressor",
     "GBTClassifier",
     "GBTRegressor",
     "ITTClassifier",

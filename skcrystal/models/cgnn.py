@@ -18,14 +18,18 @@ __all__ = ["CGNNRegressor", "CGNNClassifier", "GraphNetMixin"]
 
 
 class GraphNetMixin:
-    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph."""
+    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph.
+
+    Subclasses taking another per-structure object set ``_input_type`` (the
+    class of the rows) and ``_input_name`` / ``_featurizer_name`` (for error
+    messages).
+    """
 
     _uses_edges = True
     _input_dim_keys = ("n_atom_features", "n_edge_features", "n_global_features")
-    #: The per-structure object the module takes, and the featurizer that makes it (for messages).
-    _graph_type = CrystalGraphData
-    _graph_featurizer = "CrystalGraph"
-    _graph_noun = "crystal graph"
+    _input_type = CrystalGraphData
+    _input_name = "crystal graph"
+    _featurizer_name = "skcrystal.featurizers.CrystalGraph"
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph
@@ -42,16 +46,16 @@ class GraphNetMixin:
                 Xf = Xf[:, 0]
             if Xf.ndim != 1 or Xf.dtype != object:
                 raise ValueError(
-                    f"{type(self).__name__} takes {self._graph_noun}s (the output of "
-                    f"skcrystal.featurizers.{self._graph_featurizer}) or structures, got an array of shape "
+                    f"{type(self).__name__} takes {self._input_name}s (the output of "
+                    f"{self._featurizer_name}) or structures, got an array of shape "
                     f"{Xf.shape} and dtype {Xf.dtype}"
                 )
         arr = np.empty(len(Xf), dtype=object)
         for i, g in enumerate(Xf):
-            if g is not None and not isinstance(g, self._graph_type):
+            if g is not None and not isinstance(g, self._input_type):
                 raise ValueError(
-                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a {self._graph_noun}; "
-                    f"put skcrystal.featurizers.{self._graph_featurizer} before the model or pass structures"
+                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a {self._input_name}; "
+                    f"put {self._featurizer_name} before the model or pass structures"
                 )
             arr[i] = g
         return arr

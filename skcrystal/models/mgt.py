@@ -38,9 +38,9 @@ _CITATION = (
 class DualViewNetMixin(GraphNetMixin):
     """Plumbing of the networks that take :class:`~skcrystal.featurizers.dualview.DualViewGraphData`."""
 
-    _graph_type = DualViewGraphData
-    _graph_featurizer = "DualViewGraph"
-    _graph_noun = "dual-view graph"
+    _input_type = DualViewGraphData
+    _input_name = "dual-view graph"
+    _featurizer_name = "skcrystal.featurizers.DualViewGraph"
     _input_dim_keys = ("n_atom_features",)
     _citations = _CITATION
 
