@@ -13,6 +13,9 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   edge and line-graph indices offset into the batch, a :class:`SizedBatch`);
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
   :class:`VoxelDataset` and :func:`collate_voxels`;
+* a feature store on disk (:mod:`skcrystal.streaming`):
+  :class:`FeatureStoreDataset` reads one structure's features when indexed
+  (graph models take the store itself through :class:`GraphDataset`);
 * Crystalformer inputs (:class:`~skcrystal.featurizers.CrystalformerInput`):
   :class:`CrystalformerDataset` and :func:`collate_crystalformer` (atoms
   padded per batch with a mask, per-atom lists of (atom, distance) entries
@@ -32,6 +35,7 @@ import torch
 
 __all__ = [
     "CrystalformerDataset",
+    "FeatureStoreDataset",
     "GraphDataset",
     "ITTDataset",
     "SizedBatch",
@@ -296,6 +300,45 @@ def collate_voxels(batch):
     return inputs, torch.stack(y)
 
 
+# --------------------------------------------------------------------------- stores
+class FeatureStoreDataset(torch.utils.data.Dataset):
+    """A torch Dataset over a :class:`skcrystal.streaming.FeatureStore`, read item by item from disk.
+
+    A model trains from a store larger than memory: each item is read when
+    the DataLoader asks for it (one pickle for graph/token stores; numeric
+    stores keep the last few Parquet parts read, so iterate them in order,
+    or by part, rather than fully shuffled).
+
+    Parameters
+    ----------
+    store : FeatureStore (or rows of one, ``store[indices]``)
+    y : array-like of shape (n,) or None
+        Targets in store order (e.g. ``targets.loc[store.keys]``); ``None``
+        yields a 0 placeholder.
+
+    Examples
+    --------
+    >>> from torch.utils.data import DataLoader
+    >>> from skcrystal.nn.data import FeatureStoreDataset, collate_graphs
+    >>> loader = DataLoader(FeatureStoreDataset(store, y), batch_size=64,
+    ...                     collate_fn=collate_graphs, shuffle=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, store, y=None):
+        self.store = store
+        self.y = None if y is None else np.asarray(y)
+        if self.y is not None and len(self.y) != len(store):
+            raise ValueError(f"y has {len(self.y)} rows but the store holds {len(store)} structures")
+
+    def __len__(self):
+        return len(self.store)
+
+    def __getitem__(self, i):
+        x = self.store[i]
+        if self.store.kind == "numeric":
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        yi = np.float32(0.0) if self.y is None else self.y[i]
+        return x, yi
 # --------------------------------------------------------------------------- ITT tokens
 class ITTDataset(GraphDataset):
     """A torch Dataset over :class:`~skcrystal.featurizers.itt.ITTTokens` (skorch calls ``ITTDataset(X, y)``).
