@@ -12,7 +12,7 @@ from ..featurizers.graph import CrystalGraphData
 from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cgnn import CGNN
 from ..utils._param_validation import Interval, StrOptions
-from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor, _is_store
 
 __all__ = ["CGNNRegressor", "CGNNClassifier", "GraphNetMixin"]
 
@@ -37,6 +37,11 @@ class GraphNetMixin:
         return CrystalGraph()
 
     def _to_module_input(self, Xf):
+        if _is_store(Xf):
+            # a feature store of graphs (skcrystal.streaming) is read item by item, never loaded whole
+            if Xf.kind != "object":
+                raise ValueError(f"{type(self).__name__} takes a store of crystal graphs, got a numeric store")
+            return Xf
         if isinstance(Xf, pd.DataFrame):
             Xf = Xf.to_numpy()
         elif isinstance(Xf, pd.Series):
@@ -62,12 +67,15 @@ class GraphNetMixin:
 
     @staticmethod
     def _bad_rows(Xf):
+        if _is_store(Xf):
+            return np.asarray(Xf.failed, dtype=bool)
         return np.array([g is None for g in Xf], dtype=bool)
 
     def _infer_module_dims(self, Xf, y_enc):
         first = Xf[0]
         ref = (first.atom_features.shape[1], first.n_edge_features, len(first.global_features))
-        for i, g in enumerate(Xf):
+        # a store was written by one featurizer: its first graph stands for all (reading all would load it)
+        for i, g in enumerate([first] if _is_store(Xf) else Xf):
             got = (g.atom_features.shape[1], g.n_edge_features, len(g.global_features))
             if got != ref:
                 raise ValueError(

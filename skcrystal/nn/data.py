@@ -8,8 +8,14 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   index, no padding; the Gaussian edge expansion is built on the fly), which
   returns a :class:`SizedBatch` so that skorch's own epoch loop records the
   number of graphs as the batch size;
+* dual-view graphs (:class:`~skcrystal.featurizers.dualview.DualViewGraphData`,
+  MGT): :class:`GraphDataset` and :func:`collate_dual_views` (flat tensors,
+  edge and line-graph indices offset into the batch, a :class:`SizedBatch`);
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
   :class:`VoxelDataset` and :func:`collate_voxels`;
+* a feature store on disk (:mod:`skcrystal.streaming`):
+  :class:`FeatureStoreDataset` reads one structure's features when indexed
+  (graph models take the store itself through :class:`GraphDataset`);
 * Crystalformer inputs (:class:`~skcrystal.featurizers.CrystalformerInput`):
   :class:`CrystalformerDataset` and :func:`collate_crystalformer` (atoms
   padded per batch with a mask, per-atom lists of (atom, distance) entries
@@ -29,11 +35,13 @@ import torch
 
 __all__ = [
     "CrystalformerDataset",
+    "FeatureStoreDataset",
     "GraphDataset",
     "ITTDataset",
     "SizedBatch",
     "VoxelDataset",
     "collate_crystalformer",
+    "collate_dual_views",
     "collate_graphs",
     "collate_itt",
     "collate_voxels",
@@ -175,6 +183,56 @@ class GraphDataset(torch.utils.data.Dataset):
         return self.X[i], yi
 
 
+# --------------------------------------------------------------------------- dual-view graphs (MGT)
+def collate_dual_views(batch):
+    """Batch ``(DualViewGraphData, y)`` pairs into flat tensors (no padding, no per-atom loop).
+
+    Parameters
+    ----------
+    batch : list of (DualViewGraphData, y) or of DualViewGraphData
+
+    Returns
+    -------
+    SizedBatch or dict of tensors
+        For ``(graph, y)`` pairs a :class:`SizedBatch` that unpacks as
+        ``inputs, y`` (``len()`` = number of graphs); for bare graphs the
+        ``inputs`` dict alone: ``atom_features`` (N, F); ``edge_index``
+        (2, E) offset by the atoms before each graph; ``edge_distance`` (E,);
+        ``edge_vector`` (E, 3); ``angle_index`` (2, P) offset by the edges
+        before each graph; ``angle_cos`` (P,); ``batch`` (N,) graph of each
+        atom; ``n_atoms`` (B,) atoms per graph.
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        graphs = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        graphs, ys = list(batch), None
+    n_atoms = np.array([g.n_atoms for g in graphs], dtype=np.int64)
+    n_edges = np.array([g.n_edges for g in graphs], dtype=np.int64)
+    atom_off = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
+    edge_off = np.concatenate([[0], np.cumsum(n_edges)[:-1]])
+    inputs = {
+        "atom_features": torch.from_numpy(np.concatenate([g.atom_features for g in graphs]).astype(np.float32)),
+        "edge_index": torch.from_numpy(
+            np.concatenate([g.edge_index + off for g, off in zip(graphs, atom_off)], axis=1).astype(np.int64)
+        ),
+        "edge_distance": torch.from_numpy(np.concatenate([g.edge_distance for g in graphs]).astype(np.float32)),
+        "edge_vector": torch.from_numpy(
+            np.concatenate([g.edge_vector for g in graphs]).reshape(-1, 3).astype(np.float32)
+        ),
+        "angle_index": torch.from_numpy(
+            np.concatenate([g.angle_index + off for g, off in zip(graphs, edge_off)], axis=1).astype(np.int64)
+        ),
+        "angle_cos": torch.from_numpy(np.concatenate([g.angle_cos for g in graphs]).astype(np.float32)),
+        "batch": torch.from_numpy(np.repeat(np.arange(len(graphs)), n_atoms)),
+        "n_atoms": torch.from_numpy(n_atoms),
+    }
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return SizedBatch(inputs, y, len(graphs))
+
+
 # --------------------------------------------------------------------------- voxels
 def _as_voxel_rows(X, who="CCNN"):
     """Normalise voxel input to an object array of shape (n, 2): (grid or VoxelRecord, globals)."""
@@ -242,6 +300,46 @@ def collate_voxels(batch):
     return inputs, torch.stack(y)
 
 
+# --------------------------------------------------------------------------- stores
+class FeatureStoreDataset(torch.utils.data.Dataset):
+    """A torch Dataset over a :class:`skcrystal.streaming.FeatureStore`, read item by item from disk.
+
+    A model trains from a store larger than memory: each item is read when
+    the DataLoader asks for it (one pickle for graph/token stores; numeric
+    stores keep the last few Parquet parts read, so iterate them in order,
+    or by part, rather than fully shuffled).
+
+    Parameters
+    ----------
+    store : FeatureStore
+        The store (or rows of one, ``store[indices]``).
+    y : array-like of shape (n,) or None
+        Targets in store order (e.g. ``targets.loc[store.keys]``); ``None``
+        yields a 0 placeholder.
+
+    Examples
+    --------
+    >>> from torch.utils.data import DataLoader
+    >>> from skcrystal.nn.data import FeatureStoreDataset, collate_graphs
+    >>> loader = DataLoader(FeatureStoreDataset(store, y), batch_size=64,
+    ...                     collate_fn=collate_graphs, shuffle=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, store, y=None):
+        self.store = store
+        self.y = None if y is None else np.asarray(y)
+        if self.y is not None and len(self.y) != len(store):
+            raise ValueError(f"y has {len(self.y)} rows but the store holds {len(store)} structures")
+
+    def __len__(self):
+        return len(self.store)
+
+    def __getitem__(self, i):
+        x = self.store[i]
+        if self.store.kind == "numeric":
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        yi = np.float32(0.0) if self.y is None else self.y[i]
+        return x, yi
 # --------------------------------------------------------------------------- ITT tokens
 class ITTDataset(GraphDataset):
     """A torch Dataset over :class:`~skcrystal.featurizers.itt.ITTTokens` (skorch calls ``ITTDataset(X, y)``).
