@@ -414,6 +414,29 @@ def _fold_models(names, epochs):
     return out
 
 
+def _time_budget_cls():
+    from skorch.callbacks import Callback
+
+    class TimeBudget(Callback):
+        """Stop training (as skorch does on Ctrl-C: the end-of-training callbacks still run) after ``seconds``."""
+
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def on_train_begin(self, net, **kw):
+            self.t0_ = time.perf_counter()
+
+        def on_epoch_end(self, net, **kw):
+            if time.perf_counter() - self.t0_ > self.seconds:
+                raise KeyboardInterrupt
+
+    return TimeBudget
+
+
+def _TimeBudget(seconds):
+    return _time_budget_cls()(seconds)
+
+
 def fold(args):
     """Held-out MAE of several models on one fold of the shared folds, written after every model."""
     from sklearn.base import clone
@@ -440,6 +463,10 @@ def fold(args):
             if name in fr["models"]:
                 continue
             est = clone(est)
+            if "verbose" in est.get_params(deep=False) and "callbacks" in est.get_params(deep=False):
+                est.set_params(verbose=1)   # the skorch epoch table: progress in the log
+            if args.budget_s and "callbacks" in est.get_params(deep=False):
+                est.set_params(callbacks=list(est.callbacks or []) + [("budget", _TimeBudget(args.budget_s))])
             t0, c0 = time.perf_counter(), time.process_time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -450,6 +477,8 @@ def fold(args):
             if hasattr(est, "history_"):
                 m["epochs"] = len(est.history_)
                 m["epoch_s"] = [float(d) for d in est.history_[:, "dur"]]
+                m["max_epochs"] = int(est.max_epochs)
+                m["train_loss"] = [float(v) for v in est.history_[:, "train_loss"]]
             fr["models"][name] = m
             print(f"{frame} fold {args.fold} {name}: MAE {mae:.4f} (fit {fit_s:.0f} s)", flush=True)
             path.write_text(json.dumps(rec, indent=1, default=str))
@@ -498,6 +527,7 @@ def main(argv=None):
     s.add_argument("--epochs", type=int, default=30)
     s.add_argument("--n-samples", type=int, default=0, help="rows per frame (0: all)")
     s.add_argument("--resume", action="store_true", help="keep the models already in the result file")
+    s.add_argument("--budget-s", type=float, default=0, help="stop a network's training after this many seconds")
     s.add_argument("--tag", default="run")
     s = sub.add_parser("memone")
     s.add_argument("--impl", choices=["ours", "box125"], required=True)
