@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PIP) install -q -e ".[docs]"
-	$(VENV)/bin/sphinx-build -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/_build

@@ -28,7 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
-__all__ = ["main", "parse_param", "resolve_featurizer", "resolve_model"]
+__all__ = ["build_parser", "main", "parse_param", "resolve_featurizer", "resolve_model"]
 
 
 class CLIError(Exception):
