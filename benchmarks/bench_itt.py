@@ -2,22 +2,24 @@
 
 Steps (each resumable, run through ``/work/bin/heavy`` on the shared box)::
 
-    python benchmarks/bench_itt.py pih --frame coremof      # PIH tokens, one .npz per structure
-    python benchmarks/bench_itt.py pih --frame perovskites  # periodic-mode tokens
+    python benchmarks/bench_itt.py tokens --frame coremof   # ITT tokens, chunks of 50 structures
 
-The PIH tokens of a frame are computed once and saved under
-``benchmarks/cache/pih_<frame>/<row>.npz`` (git-ignored); every model and
-fold reuses them.  Frames:
+The tokens of a frame (PIH + crystal graph + atom groups) are computed once
+and saved under ``benchmarks/cache/tokens_<frame>_<setting>/`` (git-ignored);
+every model and fold reuses them.  Frames:
 
 ``coremof``
-    ``load_core_mof("2019-ASR", max_atoms=300, n_samples=1000, random_state=0)``
-    with ITT's exact tokens (64 Å supercells, the reference settings).
+    ``load_core_mof("2019-ASR", max_atoms=300, n_samples=1040, random_state=0)``
+    (about 1000 frameworks after the validation drops), tokens ``p32``.
+``coremof_extra``
+    the frameworks of ``n_samples=2100`` (same filter and seed) that are not
+    in ``coremof``: unlabeled pretraining data.
 ``mofs``
-    the 11 bundled MOFs (exact tokens; extra unlabeled pretraining data).
+    the 11 bundled MOFs (unlabeled pretraining data).
 ``perovskites`` / ``mp``
     ``load_perovskites(n_samples=1000, random_state=0)`` /
-    ``load_mp_formation_energy(n_samples=1000, random_state=0)`` with
-    periodic-mode tokens (``periodic=True, supercell_length=16``).
+    ``load_mp_formation_energy(n_samples=1000, random_state=0)``, tokens
+    ``p16`` (``ITTTokenizer(mode="periodic")``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,31 @@ ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / "cache"
 RESULTS = ROOT / "results"
 
-#: the fixed CoRE MOF subset of the benchmark
-COREMOF = dict(subset="2019-ASR", max_atoms=300, n_samples=1000, random_state=0)
+#: the fixed CoRE MOF subset of the benchmark (about 1000 after the validation drops)
+COREMOF = dict(subset="2019-ASR", max_atoms=300, n_samples=1040, random_state=0)
+#: a disjoint set of more CoRE MOFs (<= 300 sites), unlabeled pretraining data
+COREMOF_EXTRA = dict(subset="2019-ASR", max_atoms=300, n_samples=2100, random_state=0)
 COREMOF_TARGETS = ("LCD", "PLD", "AV_VF", "ASA_m2_g")
 SMALL_N = 1000
+#: token settings: ``p32`` periodic interactions + 32 Å supercell for the structure/cluster tokens (MOFs),
+#: ``p16`` = ``ITTTokenizer(mode="periodic")`` (small cells), ``exact`` = ITT's reference features
+SETTINGS = {
+    "p32": dict(periodic=True, supercell_length=32.0),
+    "p16": dict(periodic=True, supercell_length=16.0),
+    "exact": dict(),
+}
+FRAME_SETTING = {"coremof": "p32", "coremof_extra": "p32", "mofs": "p32", "perovskites": "p16", "mp": "p16"}
+
+
+def _quiet_core_mof(**kw):
+    import skcrystal.datasets as D
+
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        df = D.load_core_mof(**kw)
+    for x in w:
+        print("warning:", str(x.message)[:300], flush=True)
+    return df
 
 
 def load_frame(name):
@@ -46,12 +69,11 @@ def load_frame(name):
     import skcrystal.datasets as D
 
     if name == "coremof":
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            df = D.load_core_mof(**COREMOF)
-        for x in w:
-            print("warning:", x.message, flush=True)
-        return df
+        return _quiet_core_mof(**COREMOF)
+    if name == "coremof_extra":
+        sub = _quiet_core_mof(**COREMOF)
+        big = _quiet_core_mof(**COREMOF_EXTRA)
+        return big.loc[~big.index.isin(sub.index)]
     if name == "mofs":
         return D.load_mofs()
     if name == "perovskites":
@@ -64,49 +86,263 @@ def load_frame(name):
     return df
 
 
-def pih_featurizer(frame):
-    from skcrystal.featurizers import PersistentInteractionHomology
+def tokenizer(setting):
+    from skcrystal.featurizers import ITTTokenizer, PersistentInteractionHomology
 
-    if frame in ("coremof", "mofs"):
-        return PersistentInteractionHomology(output="tokens")
-    return PersistentInteractionHomology(output="tokens", periodic=True, supercell_length=16.0)
+    return ITTTokenizer(pih=PersistentInteractionHomology(output="tokens", **SETTINGS[setting]))
 
 
-def cmd_pih(args):
+def token_dir(frame, setting):
+    return CACHE / f"tokens_{frame}_{setting}"
+
+
+def load_tokens(frame, setting=None, index=None):
+    """The cached ITTTokens of a frame as a Series (index = row keys)."""
+    import pickle
+
+    import pandas as pd
+
+    setting = setting or FRAME_SETTING[frame]
+    out = {}
+    for path in sorted(token_dir(frame, setting).glob("chunk_*.pkl")):
+        with open(path, "rb") as f:
+            out.update(pickle.load(f))
+    s = pd.Series(out, dtype=object)
+    return s if index is None else s.loc[list(index)]
+
+
+def cmd_tokens(args):
+    """Featurize a frame in chunks of 50 structures (resumable), timing each structure."""
+    import pickle
+
+    setting = args.setting or FRAME_SETTING[args.frame]
     df = load_frame(args.frame)
-    out = CACHE / f"pih_{args.frame}"
+    out = token_dir(args.frame, setting)
     out.mkdir(parents=True, exist_ok=True)
-    feat = pih_featurizer(args.frame)
-    feat.fit(df["structure"].iloc[:1])
-    todo = [k for k in df.index if not (out / f"{k}.npz").exists()]
-    print(f"{args.frame}: {len(df)} structures, {len(todo)} to featurize", flush=True)
+    tok = tokenizer(setting).fit(df["structure"].iloc[:1])
+    keys = list(df.index)
+    chunks = [keys[i: i + 50] for i in range(0, len(keys), 50)]
+    print(f"{args.frame} ({setting}): {len(df)} structures, {len(chunks)} chunks", flush=True)
     times = []
-    log = out / "times.jsonl"
-    for i, key in enumerate(todo):
-        s = df.at[key, "structure"]
-        t0 = time.perf_counter()
-        try:
-            tok = feat.transform([s])[0, 0]
-        except Exception as exc:  # noqa: BLE001 - record and continue
-            print(f"  {key}: failed: {exc}", flush=True)
+    for c, chunk in enumerate(chunks):
+        path = out / f"chunk_{c:04d}.pkl"
+        if path.exists():
             continue
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        np.savez_compressed(out / f"{key}.npz", **tok)
-        with open(log, "a") as f:
-            f.write(json.dumps({"key": key, "nsites": len(s), "seconds": dt}) + "\n")
-        if i % 10 == 0:
-            print(f"  {i + 1}/{len(todo)} {key} ({len(s)} sites) {dt:.1f}s, median {np.median(times):.1f}s",
-                  flush=True)
+        res, rows = {}, []
+        for key in chunk:
+            s = df.at[key, "structure"]
+            t0 = time.process_time()
+            res[key] = tok._tokens(s)
+            dt = time.process_time() - t0
+            times.append(dt)
+            rows.append({"key": key, "nsites": len(s), "cpu_s": dt})
+        with open(path.with_suffix(".tmp"), "wb") as f:
+            pickle.dump(res, f)
+        path.with_suffix(".tmp").replace(path)
+        with open(out / "times.jsonl", "a") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        print(f"  chunk {c + 1}/{len(chunks)}: median {np.median(times):.2f} s CPU per structure", flush=True)
     print("done", flush=True)
+
+
+#: The ITT of the reference code (the estimators' defaults) and the reduced one the CPU benchmarks train.
+ITT_FULL = dict(module__hidden=256, module__n_layers=8, module__n_heads=8, module__ffn=1024, module__atom_fea_len=128,
+                module__n_conv=4)
+ITT_BENCH = dict(module__hidden=128, module__n_layers=4, module__n_heads=4, module__ffn=512, module__atom_fea_len=64,
+                 module__n_conv=3)
+
+
+def _peak_rss_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cmd_epoch(args):
+    """Seconds per training epoch (batch 32, one thread), parameters and peak memory of one configuration."""
+    import torch
+
+    from skcrystal.models import CGNNRegressor, ITTRegressor
+
+    torch.set_num_threads(1)
+    tokens = load_tokens("coremof")
+    n = min(args.n, len(tokens))
+    X = tokens.iloc[:n].to_numpy()
+    y = np.random.RandomState(0).randn(n)
+    if args.config == "cgnn":
+        X = np.array([t.graph for t in X], dtype=object)
+        est = CGNNRegressor(max_epochs=1, batch_size=32, random_state=0)
+    else:
+        cfg = ITT_FULL if args.config == "itt_full" else ITT_BENCH
+        est = ITTRegressor(max_epochs=1, batch_size=32, random_state=0, **cfg)
+    rss0 = _peak_rss_mb()
+    est.fit(X, y)  # warm-up epoch (allocations)
+    t0 = time.perf_counter()
+    est.partial_fit(X, y)
+    dt = time.perf_counter() - t0
+    n_params = sum(p.numel() for p in est.module_.parameters())
+    row = {"config": args.config, "n_structures": n, "batch_size": 32, "seconds_per_epoch": dt,
+           "seconds_per_structure": dt / n, "parameters": int(n_params), "peak_rss_mb": _peak_rss_mb(),
+           "rss_before_mb": rss0, "atom_tokens_mean": float(np.mean([t.n_groups for t in tokens.iloc[:n]])),
+           "atoms_mean": float(np.mean([t.graph.n_atoms for t in tokens.iloc[:n]]))}
+    print(json.dumps(row), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / "bench_itt_epoch.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+BACKBONE = CACHE / "itt_backbone_coremof.pt"
+
+
+def _itt_common(args):
+    from skorch.callbacks import LRScheduler
+
+    epochs = args.epochs
+    return dict(max_epochs=epochs, lr=args.lr, batch_size=32, random_state=0,
+                callbacks=[("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))])
+
+
+def cmd_pretrain(args):
+    """Masked-token pretraining on every CoRE MOF of the benchmark + the extra CoRE MOFs + the bundled MOFs."""
+    import torch
+
+    from skcrystal.models import ITTPretrainer
+
+    torch.set_num_threads(1)
+    parts = [load_tokens(f) for f in ("coremof", "coremof_extra", "mofs")]
+    X = np.concatenate([p.to_numpy() for p in parts])
+    print(f"pretraining on {len(X)} structures ({[len(p) for p in parts]})", flush=True)
+    from skorch.callbacks import LRScheduler
+
+    pre = ITTPretrainer(max_epochs=args.epochs, lr=args.lr, batch_size=32, mask_ratio=args.mask_ratio,
+                        random_state=0, verbose=1, **ITT_BENCH,
+                        callbacks=[("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=args.epochs))])
+    t0 = time.perf_counter()
+    pre.fit(X)
+    dt = time.perf_counter() - t0
+    pre.save_backbone(BACKBONE)
+    row = {"n_structures": len(X), "parts": [len(p) for p in parts], "epochs": args.epochs, "lr": args.lr,
+           "mask_ratio": args.mask_ratio, "fit_s": dt, "train_loss": list(map(float, pre.history[:, "train_loss"])),
+           "config": {k.replace("module__", ""): v for k, v in ITT_BENCH.items()}}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_itt_pretrain.json").write_text(json.dumps(row, indent=1))
+    print(f"saved {BACKBONE}; loss {row['train_loss'][0]:.3f} -> {row['train_loss'][-1]:.3f} in {dt:.0f}s",
+          flush=True)
+
+
+def _model(name, args):
+    from sklearn.feature_selection import VarianceThreshold
+    from sklearn.pipeline import make_pipeline
+
+    from skcrystal.benchmark import MODELS
+    from skcrystal.featurizers import CompositionFeatures
+    from skcrystal.models import GBTRegressor, ITTRegressor
+
+    if name == "gbt_pih":
+        return make_pipeline(VarianceThreshold(0.0), GBTRegressor(n_jobs=1, random_state=0))
+    if name == "gbt_comp":
+        return GBTRegressor(featurizer=CompositionFeatures(), n_jobs=1, random_state=0)
+    if name == "cgnn":
+        return MODELS["CGNN"].make("standard")
+    if name == "itt":
+        return ITTRegressor(**ITT_BENCH, **_itt_common(args))
+    if name == "itt_pre":
+        return ITTRegressor(pretrained=str(BACKBONE), **_itt_common(args))
+    raise SystemExit(f"unknown model {name!r}")
+
+
+def _flat(tokens):
+    return np.stack([np.concatenate([t.structure.ravel(), t.clusters.ravel(), t.interactions.ravel()])
+                     for t in tokens]).astype(np.float32)
+
+
+def _done(path):
+    if not path.exists():
+        return set()
+    return {(r["model"], r["target"], r["fold"], r["fraction"]) for r in map(json.loads, path.read_text().splitlines())}
+
+
+def cmd_cv(args):
+    """5-fold CV (fixed_folds) of the chosen models on the CoRE MOF subset; one JSON line per (model, target, fold)."""
+    import torch
+
+    from skcrystal.evaluation import fixed_folds
+
+    torch.set_num_threads(1)
+    df = load_frame(args.frame)
+    tokens = load_tokens(args.frame, index=df.index)
+    targets = args.targets.split(",") if args.targets else (
+        list(COREMOF_TARGETS) if args.frame == "coremof" else [TARGET[args.frame]])
+    out = RESULTS / f"bench_itt_{args.frame}.jsonl"
+    RESULTS.mkdir(exist_ok=True)
+    done = _done(out)
+    folds = list(fixed_folds().split(np.zeros(len(df))))
+    fold_ids = [int(f) for f in args.folds.split(",")] if args.folds else range(len(folds))
+    inputs = {"gbt_pih": None, "gbt_comp": df["structure"], "cgnn": df["structure"],
+              "itt": tokens.to_numpy(), "itt_pre": tokens.to_numpy()}
+    for name in args.models.split(","):
+        if name == "gbt_pih" and inputs["gbt_pih"] is None:
+            inputs["gbt_pih"] = _flat(tokens)
+        X = inputs[name]
+        for target in targets:
+            y = df[target].to_numpy(dtype=float)
+            for k in fold_ids:
+                if (name, target, k, args.fraction) in done:
+                    continue
+                tr, te = folds[k]
+                if args.fraction < 1:
+                    rng = np.random.RandomState(k)
+                    tr = np.sort(rng.choice(tr, int(round(args.fraction * len(tr))), replace=False))
+                est = _model(name, args)
+                take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    est.fit(take(tr), y[tr])
+                    t1 = time.perf_counter()
+                    pred = est.predict(take(te))
+                    t2 = time.perf_counter()
+                row = {"model": name, "target": target, "fold": k, "fraction": args.fraction,
+                       "mae": float(np.mean(np.abs(pred - y[te]))), "mae_mean_baseline":
+                       float(np.mean(np.abs(y[tr].mean() - y[te]))), "n_train": len(tr), "n_test": len(te),
+                       "fit_s": t1 - t0, "predict_s": t2 - t1}
+                if hasattr(est, "history"):
+                    row["train_loss"] = [float(v) for v in est.history[:, "train_loss"]]
+                    row["epochs"] = len(est.history)
+                print(json.dumps({k2: v for k2, v in row.items() if k2 != "train_loss"}), flush=True)
+                with open(out, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+TARGET = {"perovskites": "heat_ref", "mp": "formation_energy_per_atom"}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("pih", help="compute and cache the PIH tokens of a frame")
-    p.add_argument("--frame", required=True, choices=["coremof", "mofs", "perovskites", "mp"])
-    p.set_defaults(func=cmd_pih)
+    p = sub.add_parser("tokens", help="compute and cache the ITT tokens of a frame")
+    p.add_argument("--frame", required=True, choices=sorted(FRAME_SETTING))
+    p.add_argument("--setting", choices=sorted(SETTINGS), default=None)
+    p.set_defaults(func=cmd_tokens)
+    p = sub.add_parser("epoch", help="epoch time, parameters and peak memory at batch 32")
+    p.add_argument("--config", choices=["itt_full", "itt_bench", "cgnn"], default="itt_full")
+    p.add_argument("--n", type=int, default=64, help="structures per timed epoch")
+    p.set_defaults(func=cmd_epoch)
+    p = sub.add_parser("pretrain", help="ITT masked-token pretraining on the CoRE MOF structures")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--mask-ratio", type=float, default=0.15)
+    p.set_defaults(func=cmd_pretrain)
+    p = sub.add_parser("cv", help="5-fold CV of models on a frame (resumable)")
+    p.add_argument("--frame", default="coremof", choices=["coremof", "perovskites", "mp"])
+    p.add_argument("--models", default="gbt_comp,gbt_pih,cgnn,itt,itt_pre")
+    p.add_argument("--targets", default=None)
+    p.add_argument("--folds", default=None, help="comma-separated fold ids (default: all 5)")
+    p.add_argument("--fraction", type=float, default=1.0, help="share of each training fold used")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.set_defaults(func=cmd_cv)
     args = ap.parse_args(argv)
     args.func(args)
 

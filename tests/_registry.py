@@ -115,3 +115,31 @@ def _topology():
 
 
 _topology()
+
+
+def _itt():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    # small PIH settings (as the PIH entry) and a one-layer transformer keep the contract checks fast
+    small = dict(supercell_length=8.0, structure_cutoff=8.0, structure_grid=(0, 8, 0.5),
+                 interaction_cutoff=5.0, interaction_grid=(0, 5, 0.25))
+
+    def tok():
+        return F.ITTTokenizer(pih=F.PersistentInteractionHomology(**small))
+
+    tiny = dict(max_epochs=2, batch_size=16, module__hidden=8, module__n_layers=1, module__n_heads=2,
+                module__ffn=8, module__atom_fea_len=8, module__n_conv=1, random_state=0, verbose=0)
+    ESTIMATORS.update(
+        {
+            "ITTTokenizer": (lambda: tok(), "transformer", {"itttokenizer__max_atoms": [2, 256]}),
+            "ITTRegressor": (lambda: M.ITTRegressor(featurizer=tok(), **tiny), "regressor", {"lr": [1e-4, 1e-3]}),
+            "ITTClassifier": (lambda: M.ITTClassifier(featurizer=tok(), **tiny), "classifier",
+                              {"lr": [1e-4, 1e-3]}),
+            "ITTPretrainer": (lambda: M.ITTPretrainer(featurizer=tok(), **tiny), "transformer",
+                              {"ittpretrainer__mask_ratio": [0.15, 0.3]}),
+        }
+    )
+
+
+_itt()

@@ -159,8 +159,12 @@ def test_clear_errors(frame):
     X, y = frame["structure"], frame["y"]
     with pytest.raises(ValueError, match="crystal graphs"):
         CGNNRegressor(**TINY).fit(np.zeros((4, 3)), np.zeros(4))
-    with pytest.raises(ValueError, match="row 1"):
+    # a string makes it structure input: row 0 (None) is the first bad row, and is named
+    with pytest.raises(ValueError, match="row 0.*missing"):
         CGNNRegressor(**TINY).fit(np.array([[None], ["x"]], dtype=object), np.zeros(2))
+    with pytest.raises(ValueError, match="row 1 is a int, not a crystal graph"):
+        g = CrystalGraph(cutoff=4.0).fit_transform(X.iloc[:1])[0, 0]
+        CGNNRegressor(**TINY).fit(np.array([g, 3], dtype=object), np.zeros(2))
     m = _fit(CGNNRegressor(**TINY), X, y)
     graphs = CrystalGraph().fit_transform(X)
     with pytest.raises(ValueError, match="structures"):
@@ -170,6 +174,19 @@ def test_clear_errors(frame):
     g2 = CrystalGraph(cutoff=5.0).fit_transform(X.iloc[2:4])
     with pytest.raises(ValueError, match="same CrystalGraph settings"):
         CGNNRegressor(**TINY).fit(np.concatenate([g1, g2]), y.iloc[:4])
+
+
+def test_feature_width_mismatch_at_predict_is_explained(frame):
+    """Defect 4: graphs built with other atom features at predict gave torch's 'mat1 and mat2 shapes'."""
+    X, y = frame["structure"], frame["y"]
+    pipe_graphs = CrystalGraph(cutoff=4.0).fit_transform(X)
+    m = _fit(CGNNRegressor(**{**TINY, "max_epochs": 1}), pipe_graphs, y)
+    other = CrystalGraph(cutoff=4.0, atom_features="cgcnn").fit_transform(X.iloc[:3])
+    with pytest.raises(ValueError, match=r"n_atom_features=91 \(fitted with 24\).*same featurizer"):
+        m.predict(other)
+    no_g = CrystalGraph(cutoff=4.0, global_features="lattice").fit_transform(X.iloc[:3])
+    with pytest.raises(ValueError, match=r"n_global_features=18 \(fitted with 248\)"):
+        m.predict(no_g)
 
 
 def test_failed_graph_rows_get_fallback(frame):
@@ -190,3 +207,22 @@ def test_single_atom_batch_trains():
     X = [Structure(Lattice.cubic(a), ["Cu"], [[0, 0, 0]]) for a in (3.0, 3.2, 3.4)]
     m = _fit(CGNNRegressor(**{**TINY, "batch_size": 1}), X, [1.0, 2.0, 3.0])
     assert np.isfinite(m.predict(X)).all()
+
+
+def test_skorch_own_epoch_loop_records_graphs_per_batch(frame):
+    """No copy of skorch's run_single_epoch: the collated batch tells skorch its length (graphs)."""
+    from skorch import NeuralNet
+
+    from skcrystal.models.cgnn import GraphNetMixin
+    from skcrystal.nn.data import SizedBatch
+
+    assert "run_single_epoch" not in vars(GraphNetMixin)
+    assert CGNNRegressor.run_single_epoch is NeuralNet.run_single_epoch
+    m = _fit(CGNNRegressor(**{**TINY, "max_epochs": 1, "batch_size": 16}), frame["structure"], frame["y"])
+    sizes = [b["train_batch_size"] for b in m.history_[-1]["batches"]]
+    assert sizes == [16, 16, 8]  # 40 graphs (not atoms or edges) in batches of 16
+    g = CrystalGraph(cutoff=4.0).fit_transform(frame["structure"].iloc[:3])[:, 0]
+    batch = collate_graphs([(x, np.float32([1.0])) for x in g])
+    assert isinstance(batch, SizedBatch) and len(batch) == 3
+    inputs, y = batch
+    assert inputs["global_features"].shape[0] == 3 and y.shape == (3, 1)

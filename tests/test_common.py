@@ -158,8 +158,11 @@ def test_not_fitted_error(name, data):
     factory, kind, _ = _entry(name)
     est = factory()
     X = data["structure"]
-    with pytest.raises((NotFittedError, AttributeError)):
+    with pytest.raises(NotFittedError):
         _output(est, kind, X)
+    if kind == "classifier":
+        with pytest.raises(NotFittedError):
+            est.predict(X)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -225,9 +228,12 @@ def test_grid_search_on_structure_frame(name, data):
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if "n_jobs" in _entry(n)[0]().get_params(deep=False)])
-def test_n_jobs_1_equals_2(name, data):
+def test_n_jobs_1_equals_2(name, data, monkeypatch):
+    import skcrystal.base
     from skcrystal import clear_feature_cache
 
+    # the frame is small: without this, n_jobs=2 would rightly stay in this process
+    monkeypatch.setattr(skcrystal.base, "PARALLEL_MIN_SECONDS", 0)
     factory, kind, _ = _entry(name)
     X = data["structure"]
     clear_feature_cache()
@@ -246,6 +252,11 @@ def test_same_random_state_same_predictions(name, data):
     _assert_same(a, b)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if _entry(n)[1] == "regressor"])
+def test_regressors_have_no_predict_proba(name):
+    assert not hasattr(_entry(name)[0](), "predict_proba"), "a regressor must not expose predict_proba"
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if _entry(n)[1] != "transformer"])
 def test_nan_target_is_rejected(name, data):
     factory, kind, _ = _entry(name)
@@ -253,3 +264,69 @@ def test_nan_target_is_rejected(name, data):
     y.iloc[3] = np.nan
     with pytest.raises(ValueError, match=r"m3"):
         factory().fit(data["structure"], y)
+
+
+# --------------------------------------------------------------------------- declarative parameters
+_INVARIANCES = {"rotation", "translation", "permutation", "integer_shift", "supercell"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declares_invariances(name):
+    est = _entry(name)[0]()
+    claimed = getattr(type(est), "_invariances", None)
+    assert isinstance(claimed, tuple), (
+        f"{type(est).__name__} must declare the class attribute _invariances: a tuple of what its output "
+        f"provably does not change under, from {sorted(_INVARIANCES)} (an empty tuple if none); "
+        "tests/test_invariance.py then checks exactly those claims"
+    )
+    unknown = set(claimed) - _INVARIANCES
+    assert not unknown, f"{type(est).__name__}._invariances names unknown invariances {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_init_parameter_has_a_constraint(name):
+    est = _entry(name)[0]()
+    cls = type(est)
+    constraints = getattr(cls, "_parameter_constraints", None)
+    assert isinstance(constraints, dict), f"{cls.__name__} must declare _parameter_constraints (a dict)"
+    sig = inspect.signature(cls.__init__)
+    own = [p.name for p in sig.parameters.values()
+           if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    missing = [p for p in own if p not in constraints]
+    assert not missing, (
+        f"{cls.__name__}: add entries for {missing} to _parameter_constraints (merge the base's: "
+        "{**StructureFeaturizer._parameter_constraints, ...} or {**CrystalNetMixin._parameter_constraints, ...}); "
+        "see skcrystal/utils/_param_validation.py for the vocabulary"
+    )
+
+
+def _constrained_params():
+    cases = []
+    for name in NAMES:
+        est = _entry(name)[0]()
+        params = est.get_params(deep=False)
+        for param in sorted(getattr(type(est), "_parameter_constraints", {})):
+            if param in params:
+                cases.append(pytest.param(name, param, id=f"{name}-{param}"))
+    return cases
+
+
+@pytest.mark.parametrize("name, param", _constrained_params())
+def test_invalid_parameter_raises_at_fit(name, param, data):
+    """Every constrained parameter set to values no constraint accepts: InvalidParameterError naming it, at fit."""
+    from skcrystal.utils._param_validation import InvalidParameterError, generate_invalid_values
+
+    factory, kind, _ = _entry(name)
+    X = data["structure"].iloc[:4]
+    y = (data["label"] if kind == "classifier" else data["target"]).iloc[:4]
+    values = generate_invalid_values(type(factory())._parameter_constraints[param])
+    assert values or type(factory())._parameter_constraints[param] == "no_validation"
+    for value in values:
+        est = factory().set_params(**{param: value})
+        with pytest.raises(InvalidParameterError, match=f"'{param}'"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X) if kind == "transformer" else est.fit(X, y)
+        if kind == "transformer":
+            with pytest.raises(InvalidParameterError, match=f"'{param}'"):
+                factory().set_params(**{param: value}).fit_transform(X)

@@ -144,7 +144,7 @@ def test_composition_features_on_disordered_and_citations():
     out = CompositionFeatures(presets=("element_fraction",)).fit_transform([dis])
     names = list(CompositionFeatures(presets=("element_fraction",)).fit([dis]).get_feature_names_out())
     assert out[0, names.index("comp_Fe")] == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="unknown composition preset"):
+    with pytest.raises(ValueError, match="presets.*magpie"):
         CompositionFeatures(presets=("nope",)).fit([dis])
     assert any("Ward" in c for c in CompositionFeatures().citations())
     assert any("Nop" in c for c in FaithfulBinned().citations())
@@ -154,7 +154,7 @@ def test_invalid_parameters_fail_in_fit_with_clear_messages(perovskites):
     X = perovskites["structure"].iloc[:2]
     with pytest.raises(ValueError, match="on_error"):
         LatticeEncoding(on_error="ignore").fit(X)
-    with pytest.raises(ValueError, match="kind must be"):
+    with pytest.raises(ValueError, match="'kind' parameter must be one of 'point_group', 'space_group'"):
         SpaceGroupEncoding(kind="layer_group").fit(X)
     with pytest.raises(ValueError, match="stats"):
         LeftStepComposition(stats=("median",)).fit(X)
@@ -210,3 +210,47 @@ def test_symmetry_info_agrees_with_pymatgen_analyzer(mp_frame, perovskites):
     plain = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.3), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     assert symmetry_info(plain)[0] == 225
     assert symmetry_info(mixed)[0] != 225
+
+
+def test_one_valence_rule_no_silent_zero():
+    """Defect 6 / house: one valence rule (encodings.atoms.valence_electrons); Og was 0 without a warning."""
+    from skcrystal.encodings.atoms import cgcnn_atom_features, valence_electrons
+
+    v = valence_electrons(np.arange(1, 119))
+    assert v.shape == (118, 4) and (v.sum(axis=1) >= 1).all()
+    by = {s: valence_electrons([Element(s).Z])[0] for s in ("Na", "Fe", "Cu", "Zn", "Ga", "Pd", "Kr", "He", "Lu", "U", "Og")}
+    assert {k: int(x.sum()) for k, x in by.items()} == {
+        "Na": 1, "Fe": 8, "Cu": 1, "Zn": 2, "Ga": 3, "Pd": 10, "Kr": 8, "He": 2, "Lu": 3, "U": 6, "Og": 8}
+    np.testing.assert_array_equal(by["Ga"], [2, 1, 0, 0])
+    np.testing.assert_array_equal(by["U"], [2, 0, 1, 3])
+    # the CGCNN table bins the same count (block 29:41 is "valence electrons 1..12")
+    assert cgcnn_atom_features([46])[0, 29:41].argmax() + 1 == 10
+    og = Structure(Lattice.cubic(4.0), ["Og"], [[0, 0, 0]])
+    with pytest.warns(UserWarning, match="Og use the Madelung-rule configuration"):
+        out = ElectronCounts().fit_transform([og])
+    names = list(ElectronCounts().fit([og]).get_feature_names_out())
+    assert out[0, names.index("valence_cell")] == 8 and out[0, names.index("valence_p_cell")] == 6
+
+
+@pytest.mark.parametrize("symprec", ["x", 0, -1, float("nan")])
+def test_bad_symprec_raises_instead_of_p1_or_segfault(symprec):
+    """Defect 6: symprec='x' or 0 gave space group 1 for NaCl; -1 killed the process (spglib segfault)."""
+    from skcrystal.datasets import add_symmetry_labels
+    from skcrystal.encodings.crystal import faithful_global_vector, symmetry_info
+    from skcrystal.featurizers import CrystalGraph
+    from skcrystal.utils._param_validation import InvalidParameterError
+
+    nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert symmetry_info(nacl)[0] == 221
+    with pytest.raises(ValueError, match="symprec must be a number in"):
+        symmetry_info(nacl, symprec)
+    with pytest.raises(ValueError, match="symprec"):
+        faithful_global_vector(nacl, symprec=symprec)
+    for feat in (SpaceGroupEncoding(symprec=symprec), FaithfulFeaturizer(symprec=symprec),
+                 FaithfulBinned(symprec=symprec), CrystalGraph(symprec=symprec)):
+        with pytest.raises(InvalidParameterError, match="'symprec'"):
+            feat.fit([nacl])
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="symprec"):
+        add_symmetry_labels(pd.DataFrame({"structure": [nacl]}), symprec=symprec)

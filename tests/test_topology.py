@@ -385,9 +385,12 @@ def test_sklearn_contract(perovskite, organic):
     assert f.citations()
 
 
-def test_parallel_workers_get_plain_arrays(perovskite, organic):
+def test_parallel_workers_get_plain_arrays(perovskite, organic, monkeypatch):
     """n_jobs sends (lattice, frac, Z) arrays, not pymatgen objects, and gives the serial result."""
+    import skcrystal.base
     from skcrystal.base import clear_feature_cache
+
+    monkeypatch.setattr(skcrystal.base, "PARALLEL_MIN_SECONDS", 0)  # fan out even these three
 
     f = small(vectorization="stats", periodic=True)
     payload = f._worker_input(organic)

@@ -127,4 +127,46 @@ def test_is_structure_input(perovskites):
     assert is_structure_input(perovskites)
     assert is_structure_input(perovskites["structure"])
     assert not is_structure_input(np.zeros((3, 2)))
-    assert not is_structure_input(perovskites.drop(columns="structure"))
+    assert not is_structure_input(perovskites.drop(columns="structure").select_dtypes("number"))
+    # a frame with non-numeric columns but no 'structure' column is a misnamed structure frame:
+    # it goes to check_structures, which lists the columns found
+    assert is_structure_input(perovskites.drop(columns="structure"))
+    assert is_structure_input(None) and is_structure_input([]) and is_structure_input([None, None])
+    assert is_structure_input([None, perovskites["structure"].iloc[0]])
+    assert is_structure_input(perovskites[["structure"]].to_numpy())
+
+
+def test_overlap_check_is_linear_in_atoms_not_volume():
+    """Defect 1: a 1000 Å cell made check_structures allocate 27 GB (cell list over the volume)."""
+    import time
+    import tracemalloc
+
+    far = Structure(Lattice.cubic(1000.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    assert len(check_structures([far])) == 1
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 2.0 and peak < 50e6, (elapsed, peak)
+    close = Structure(Lattice.cubic(1000.0), ["Na", "Cl"], [[0, 0, 0], [0.0002, 0, 0]])
+    with pytest.raises(StructureValidationError, match=r"atoms 0 and 1 overlap \(distance 0.200"):
+        check_structures([close])
+    # across the cell face, in a skewed cell
+    skew = Structure(Lattice([[5, 0, 0], [4.9, 1, 0], [0, 0, 7]]), ["Na", "Cl"], [[0.001, 0.5, 0.5], [0.999, 0.5, 0.5]])
+    with pytest.raises(StructureValidationError, match="atoms 0 and 1 overlap"):
+        check_structures([skew])
+
+
+def test_overlap_check_agrees_with_pymatgen_neighbor_list(mp_frame):
+    from skcrystal.utils.validation import closest_pair
+
+    for s in mp_frame["structure"].iloc[:20]:
+        r = 0.8 * min(s.distance_matrix[np.triu_indices(len(s), 1)].min() if len(s) > 1 else 9.0, min(s.lattice.abc))
+        for cutoff in (r, 1.3 * r + 0.5):
+            ci, cj, _, d = s.get_neighbor_list(cutoff, exclude_self=True)
+            hit = closest_pair(s.lattice.matrix, s.frac_coords, cutoff)
+            if len(d) == 0:
+                assert hit is None
+            else:
+                assert hit is not None and abs(hit[2] - d.min()) < 1e-8

@@ -204,13 +204,13 @@ def test_grid_search_over_grid(perovskites):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"grid": 1}, "grid must be an integer >= 2"),
-        ({"grid": 4.5}, "grid must be an integer >= 2"),
-        ({"output": "sparse"}, "output must be"),
-        ({"embedding": "onehot"}, "embedding must be"),
+        ({"grid": 1}, r"'grid' parameter must be an int in the range \[2, inf\)"),
+        ({"grid": 4.5}, r"'grid' parameter must be an int in the range \[2, inf\)"),
+        ({"output": "sparse"}, "'output' parameter must be"),
+        ({"embedding": "onehot"}, "'embedding' parameter must be"),
         ({"embedding": np.zeros((10, 3))}, r"shape \(119, d\)"),
-        ({"global_features": "all"}, "global_features must be"),
-        ({"periodic": "yes"}, "periodic must be"),
+        ({"global_features": "all"}, "'global_features' parameter must be"),
+        ({"periodic": "yes"}, "'periodic' parameter must be a bool"),
         ({"on_error": "skip"}, "on_error"),
     ],
 )

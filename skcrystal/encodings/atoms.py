@@ -1,8 +1,9 @@
 """Per-element codes and tables: one home for everything indexed by the atomic number.
 
 :data:`MAX_Z`, :func:`check_atomic_numbers`, the faithful left-step
-periodic-table atom code (:func:`atom_codes`), the CGCNN-style table of binned
-element properties (:func:`cgcnn_atom_features`) and the element one-hot
+periodic-table atom code (:func:`atom_codes`), the one valence-electron rule
+(:func:`valence_electrons`), the CGCNN-style table of binned element
+properties (:func:`cgcnn_atom_features`) and the element one-hot
 (:func:`element_one_hot`).
 
 The faithful left-step periodic-table atom code:
@@ -41,6 +42,8 @@ __all__ = [
     "element_one_hot",
     "left_step_position",
     "left_step_table",
+    "predicted_configuration",
+    "valence_electrons",
 ]
 
 MAX_Z = 118
@@ -192,18 +195,113 @@ def _bins(values, lo, hi, n, log=False):
     return out
 
 
-def _valence_electrons(el):
-    """Electrons outside the noble-gas core (s+p, plus d/f of the open shells)."""
+# --------------------------------------------------------------------------- valence electrons
+_MADELUNG = ((1, "s"), (2, "s"), (2, "p"), (3, "s"), (3, "p"), (4, "s"), (3, "d"), (4, "p"), (5, "s"), (4, "d"),
+             (5, "p"), (6, "s"), (4, "f"), (5, "d"), (6, "p"), (7, "s"), (5, "f"), (6, "d"), (7, "p"))
+_CAPACITY = {"s": 2, "p": 6, "d": 10, "f": 14}
+_NOBLE_GASES = (2, 10, 18, 36, 54, 86, 118)
+
+
+def _madelung_configuration(Z):
+    conf, left = [], int(Z)
+    for n, orb in _MADELUNG:
+        if left <= 0:
+            break
+        e = min(left, _CAPACITY[orb])
+        conf.append((n, orb, e))
+        left -= e
+    return conf
+
+
+def predicted_configuration(Z):
+    """Whether the ground-state configuration of element ``Z`` is only predicted (no data in pymatgen).
+
+    pymatgen has no electronic structure for Z = 105..118; :func:`valence_electrons`
+    then fills the shells in Madelung order (e.g. Og: [Rn] 5f14 6d10 7s2 7p6).
+
+    Parameters
+    ----------
+    Z : int
+
+    Returns
+    -------
+    bool
+    """
+    return _configuration(int(check_atomic_numbers(Z)))[1]
+
+
+@lru_cache(maxsize=None)
+def _configuration(Z):
+    """``(orbitals, predicted)``: ``[(n, "s"|"p"|"d"|"f", electrons), ...]`` of element ``Z``."""
+    from pymatgen.core.periodic_table import Element
+
     try:
-        conf = el.full_electronic_structure
-    except Exception:  # noqa: BLE001 - superheavy elements without data
-        return np.nan
-    nmax = max(n for n, _, _ in conf)
-    count = 0
+        return tuple(Element.from_Z(Z).full_electronic_structure), False
+    except Exception:  # noqa: BLE001 - pymatgen has no data for Z > 104
+        return tuple(_madelung_configuration(Z)), True
+
+
+@lru_cache(maxsize=None)
+def _valence_row(Z):
+    conf, _ = _configuration(Z)
+    core = max((g for g in _NOBLE_GASES if g < Z), default=0)
+    remaining = {}
     for n, orb, e in conf:
-        if n == nmax or (orb == "d" and n == nmax - 1 and e < 10) or (orb == "f" and n == nmax - 2 and e < 14):
-            count += e
-    return count
+        remaining[(n, orb)] = remaining.get((n, orb), 0) + e
+    if core:
+        for n, orb, e in _configuration(core)[0]:
+            remaining[(n, orb)] -= e
+    remaining = {k: e for k, e in remaining.items() if e > 0}
+    n_out = max(n for n, _ in remaining)
+    counts = dict.fromkeys("spdf", 0)
+    for (n, orb), e in remaining.items():
+        # a filled d or f subshell below the outermost shell is part of the core (Cu: 4s1, Ga: 4s2 4p1)
+        if n < n_out and orb in "df" and e == _CAPACITY[orb]:
+            continue
+        counts[orb] += e
+    return counts["s"], counts["p"], counts["d"], counts["f"]
+
+
+def valence_electrons(Z):
+    """Valence electrons per s, p, d, f subshell: the one valence rule of skcrystal.
+
+    Valence electrons are those outside the preceding noble-gas core, except
+    a completely filled d or f subshell below the outermost shell, which is
+    counted with the core.  So main-group elements have their group's count
+    (Ga 3, Br 7, Kr 8, He 2), transition metals ``(n-1)d + ns`` (Fe 8, Pd 10,
+    Cu 1, Zn 2), lanthanides ``4f + 5d + 6s`` (Gd 10, Lu 3).  No element has
+    zero.  Configurations are pymatgen's measured ground states; for
+    Z = 105..118 (no data) the Madelung filling order is used (Og: 8), see
+    :func:`predicted_configuration`.
+
+    Parameters
+    ----------
+    Z : int or array-like of int
+        Atomic numbers, 1..118.
+
+    Returns
+    -------
+    ndarray of float64, shape (..., 4)
+        Counts in the s, p, d and f subshells; their sum is the number of
+        valence electrons.
+
+    Examples
+    --------
+    >>> valence_electrons([29, 31, 46, 118]).sum(axis=1)
+    array([ 1.,  3., 10.,  8.])
+    """
+    Zs = check_atomic_numbers(Z)
+    table = _valence_table()
+    return table[Zs]
+
+
+@lru_cache(maxsize=1)
+def _valence_table():
+    t = np.zeros((MAX_Z + 1, 4), dtype=np.float64)
+    for z in range(1, MAX_Z + 1):
+        t[z] = _valence_row(z)
+    t.flags.writeable = False
+    return t
 
 
 @lru_cache(maxsize=1)
@@ -228,7 +326,7 @@ def _cgcnn_table():
                     get(lambda: el.group),
                     get(lambda: el.row),
                     "spdf".find(el.block) if el.block in "spdf" else -1,
-                    _valence_electrons(el),
+                    float(_valence_table()[z].sum()),
                     get(lambda: el.X),
                     get(lambda: el.atomic_radius),
                     get(lambda: el.ionization_energies[0]),
@@ -241,7 +339,7 @@ def _cgcnn_table():
         _bins(a[:, 0] - 1, -0.5, 17.5, 18),  # group 1..18
         _bins(a[:, 1] - 1, -0.5, 6.5, 7),  # period 1..7
         _bins(a[:, 2], -0.5, 3.5, 4),  # block s p d f
-        _bins(a[:, 3] - 1, -0.5, 11.5, 12),  # valence electrons 1..12
+        _bins(a[:, 3] - 1, -0.5, 11.5, 12),  # valence electrons 1..12 (valence_electrons; more -> 12)
         _bins(a[:, 4], 0.5, 4.0, 10),  # Pauling electronegativity
         _bins(a[:, 5], 0.25, 2.6, 10),  # atomic radius (Å)
         _bins(a[:, 6], 3.5, 25.0, 10, log=True),  # first ionisation energy (eV)

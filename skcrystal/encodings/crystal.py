@@ -7,10 +7,16 @@
 * :func:`frac_sinusoids` — ``sin(2π·2^(i+1)·x)``, i = 0..n−1, on fractional
   coordinates (unchanged by lattice translations).
 * :func:`spacegroup_number` / :func:`point_group_index` and :func:`one_hot`.
+* :func:`reduced_primitive_lattice` — the lattice of the crystal's reduced
+  primitive cell (spglib's primitive cell, not idealized, Niggli-reduced):
+  the same for any cell of the same crystal (a supercell, another setting),
+  so the global vector :func:`faithful_global_vector` built from it describes
+  the crystal, not the cell it was given in.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -25,6 +31,7 @@ __all__ = [
     "lattice_sinusoids",
     "one_hot",
     "point_group_index",
+    "reduced_primitive_lattice",
     "spacegroup_number",
     "symmetry_info",
 ]
@@ -106,6 +113,31 @@ def frac_sinusoids(frac, n_frequencies=5):
     return np.sin(2 * np.pi * frac[:, :, None] * freqs[None, None, :]).reshape(len(frac), -1)
 
 
+def _check_tolerances(symprec, angle_tolerance):
+    """spglib crashes the interpreter on a negative tolerance: check before calling it."""
+    for name, v, hi in (("symprec", symprec, None), ("angle_tolerance", angle_tolerance, 180.0)):
+        ok = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v) and v > 0
+        if not ok or (hi is not None and v >= hi):
+            rng = "(0, inf)" if hi is None else f"(0, {hi:g})"
+            raise ValueError(f"{name} must be a number in {rng}, got {v!r}")
+
+
+def _symmetry_dataset(structure, symprec, angle_tolerance):
+    """spglib's symmetry dataset of a structure, or None when spglib finds no symmetry."""
+    import spglib
+
+    _check_tolerances(symprec, angle_tolerance)
+    kinds = {}
+    numbers_ = [kinds.setdefault(site.species, len(kinds) + 1) for site in structure]
+    cell = (structure.lattice.matrix, structure.frac_coords, numbers_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return spglib.get_symmetry_dataset(cell, symprec=float(symprec), angle_tolerance=float(angle_tolerance))
+        except spglib.SpglibError:  # spglib found no symmetry at this tolerance
+            return None
+
+
 def symmetry_info(structure, symprec=0.1, angle_tolerance=5.0):
     """Return ``(space group number, point group symbol)`` from spglib.
 
@@ -114,24 +146,78 @@ def symmetry_info(structure, symprec=0.1, angle_tolerance=5.0):
     numbers them (distinct species, oxidation states included, get distinct
     numbers; magnetic moments are not used), which gives the same answer
     without the analyser's set-up cost (10-15 % of the time on Materials
-    Project cells; spglib's own search is the rest).  Falls back to
-    ``(1, "1")`` only if spglib cannot find any symmetry at the given
-    tolerance (P1 is then the correct answer at that tolerance).
-    """
-    import spglib
+    Project cells; spglib's own search is the rest).
 
-    kinds = {}
-    numbers = [kinds.setdefault(site.species, len(kinds) + 1) for site in structure]
-    cell = (structure.lattice.matrix, structure.frac_coords, numbers)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            data = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
-        except Exception:  # noqa: BLE001 - spglib gives up on badly distorted cells
-            data = None
+    Parameters
+    ----------
+    structure : Structure
+        The crystal.
+    symprec : float, default=0.1
+        Distance tolerance (Å), > 0.
+    angle_tolerance : float, default=5.0
+        Angle tolerance (degrees), in (0, 180).
+
+    Returns
+    -------
+    number : int
+        1..230; 1 (P1) only when spglib finds no symmetry at this tolerance,
+        which is then the right answer.
+    point_group : str
+        Hermann–Mauguin symbol of the point group.
+
+    Raises
+    ------
+    ValueError
+        For a tolerance that is not a positive number (spglib would crash
+        the Python process on a negative one, or silently answer P1).
+    """
+    data = _symmetry_dataset(structure, symprec, angle_tolerance)
     if data is None:
         return 1, "1"
     return int(data.number), str(data.pointgroup)
+
+
+def reduced_primitive_lattice(structure, symprec=0.1, angle_tolerance=5.0, _dataset=None):
+    """The lattice of the crystal's reduced primitive cell (rotation-free matrix).
+
+    spglib's primitive cell of the structure at ``symprec`` (its lattice
+    vectors as in the input, *not* idealized, so strains are kept), Niggli
+    reduced, rebuilt from ``(a, b, c, α, β, γ)`` in pymatgen's standard
+    orientation.  Any cell of the same crystal — a supercell, a conventional
+    cell, a rotated or translated copy — gives the same matrix (to rounding),
+    so a code built from it describes the crystal rather than the cell.
+    Falls back to the Niggli-reduced input cell when spglib finds no symmetry.
+
+    Parameters
+    ----------
+    structure : Structure
+        The crystal.
+    symprec : float, default=0.1
+        Distance tolerance (Å) of the primitive-cell search.
+    angle_tolerance : float, default=5.0
+        Angle tolerance (degrees).
+
+    Returns
+    -------
+    ndarray of shape (3, 3)
+        Lattice vectors as rows.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> s = Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> import numpy as np
+    >>> bool(np.allclose(reduced_primitive_lattice(s * (2, 1, 3)), reduced_primitive_lattice(s)))
+    True
+    """
+    import spglib
+
+    data = _dataset if _dataset is not None else _symmetry_dataset(structure, symprec, angle_tolerance)
+    prim = np.asarray(data.primitive_lattice, dtype=np.float64) if data is not None else structure.lattice.matrix
+    red = spglib.niggli_reduce(prim)
+    if red is None:  # spglib gives up on extremely skewed cells
+        red = Lattice(prim).get_niggli_reduced_lattice().matrix
+    return canonical_lattice_matrix(red)
 
 
 def spacegroup_number(structure, symprec=0.1, angle_tolerance=5.0):
@@ -155,23 +241,40 @@ def one_hot(index, size):
     return v
 
 
-def faithful_global_vector(structure, space_group=True, symprec=0.1):
+def faithful_global_vector(structure, space_group=True, symprec=0.1, n_frequencies=2, cell="reduced"):
     """The faithful global vector ``g``: lattice sinusoids (18) ⊕ space-group one-hot (230).
 
     Shared by the binned NNN vector, the crystal graphs and the voxelizer.
+    The lattice code is that of the crystal's reduced primitive cell
+    (:func:`reduced_primitive_lattice`), so ``g`` is the same for a supercell
+    or any other cell of the same crystal — a model that pools per atom and
+    reads ``g`` then predicts an intensive property the same for any cell.
+    (The faithful paper's code encodes the lattice of the file as given;
+    ``cell="given"`` does that.)
 
     Parameters
     ----------
     structure : Structure
+        The crystal.
     space_group : bool, default=True
         Append the 230-way space-group one-hot (spglib at ``symprec``).
     symprec : float, default=0.1
+        Symmetry tolerance (Å) of the space group and primitive-cell search.
+    n_frequencies : int, default=2
+        Octaves of the lattice sinusoids (9 numbers each).
+    cell : {"reduced", "given"}, default="reduced"
+        Encode the reduced primitive cell, or the cell as given.
 
     Returns
     -------
-    ndarray of shape (18,) or (248,), float64
+    ndarray of shape (9 * n_frequencies,) or (9 * n_frequencies + 230,), float64
     """
-    g = lattice_sinusoids(structure.lattice)
+    if cell not in ("reduced", "given"):
+        raise ValueError(f"cell must be 'reduced' or 'given', got {cell!r}")
+    data = _symmetry_dataset(structure, symprec, 5.0) if (space_group or cell == "reduced") else None
+    lattice = reduced_primitive_lattice(structure, symprec, _dataset=data) if cell == "reduced" else structure.lattice
+    g = lattice_sinusoids(lattice, n_frequencies)
     if not space_group:
         return g
-    return np.concatenate([g, one_hot(spacegroup_number(structure, symprec) - 1, 230)])
+    sg = int(data.number) if data is not None else 1
+    return np.concatenate([g, one_hot(sg - 1, 230)])

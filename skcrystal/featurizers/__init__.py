@@ -13,6 +13,7 @@ from .faithful import (
 from .voxel import Voxelizer  # noqa: E402
 from .graph import CrystalGraph  # noqa: E402
 from .pih import PersistentInteractionHomology  # noqa: E402
+from .itt import ITTTokenizer  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
@@ -21,6 +22,7 @@ __all__ = [
     "FaithfulBinned",
     "FaithfulFeaturizer",
     "FractionalCoordinateEncoding",
+    "ITTTokenizer",
     "LatticeEncoding",
     "LeftStepComposition",
     "PersistentInteractionHomology",

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ..base import StructureFeaturizer
+from ..utils._param_validation import SequenceOf, StrOptions
 
 __all__ = ["CompositionFeatures"]
 
@@ -61,7 +62,7 @@ class CompositionFeatures(StructureFeaturizer):
         ``"valence_orbital"``, ``"element_fraction"``.
     impute_nan : bool, default=False
         Let matminer impute missing element properties instead of giving NaN.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
 
     Attributes
@@ -72,21 +73,22 @@ class CompositionFeatures(StructureFeaturizer):
 
     _disorder = "allow"
     _citations = (MAGPIE_CITATION, MATMINER_CITATION)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "presets": [SequenceOf(StrOptions({"magpie", "stoichiometry", "valence_orbital", "element_fraction"}),
+                               unique=True)],
+        "impute_nan": ["boolean"],
+    }
 
     def __init__(self, presets=("magpie", "stoichiometry", "valence_orbital"), impute_nan=False, n_jobs=None,
-                 verbose=0, on_error="raise"):
+                 verbose=0, on_error="raise", memory=None):
         self.presets = presets
         self.impute_nan = impute_nan
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if not self.presets:
-            raise ValueError("presets must name at least one matminer featurizer")
-        for p in self.presets:
-            _make(p)
+        self.memory = memory
 
     def _featurizers(self):
         fs = getattr(self, "_matminer_cache", None)
@@ -117,8 +119,14 @@ class CompositionFeatures(StructureFeaturizer):
             )
         return out
 
+    def _worker_input(self, structure):
+        # workers need only the composition (~70 bytes pickled instead of ~2 kB for a structure)
+        return structure.composition
+
     def _featurize_one(self, structure):
-        comp = structure.composition
+        from pymatgen.core import Composition
+
+        comp = structure if isinstance(structure, Composition) else structure.composition
         out = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

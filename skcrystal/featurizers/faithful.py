@@ -27,15 +27,19 @@ counts, space group) are also unchanged by taking a supercell.
 
 from __future__ import annotations
 
+import warnings
+from numbers import Integral, Real
+
 import numpy as np
 
 from ..base import StructureFeaturizer
-from ..encodings.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes
+from ..utils._param_validation import InvalidParameterError, Interval, SequenceOf, StrOptions
+from ..encodings.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes, predicted_configuration, valence_electrons
 from ..encodings.crystal import (
     POINT_GROUPS,
+    faithful_global_vector,
     frac_sinusoids,
     lattice_sinusoids,
-    one_hot,
     point_group_index,
     symmetry_info,
 )
@@ -82,7 +86,7 @@ class LeftStepComposition(StructureFeaturizer):
     stats : tuple of {"mean", "min", "max"}, default=("mean",)
         Statistics over atoms (mean, weighted by site counts) or distinct
         elements (min, max).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
 
     Attributes
@@ -99,18 +103,18 @@ class LeftStepComposition(StructureFeaturizer):
     """
 
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "stats": [SequenceOf(StrOptions({"mean", "min", "max"}), unique=True)],
+    }
 
-    def __init__(self, stats=("mean",), n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, stats=("mean",), n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.stats = stats
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        bad = set(self.stats) - {"mean", "min", "max"}
-        if not self.stats or bad:
-            raise ValueError(f"stats must be a non-empty subset of ('mean', 'min', 'max'), got {self.stats!r}")
+        self.memory = memory
 
     def _featurize_one(self, structure):
         codes = atom_codes(_atomic_numbers(structure))
@@ -138,24 +142,28 @@ class LatticeEncoding(StructureFeaturizer):
         Length scale in Å.
     include_parameters : bool, default=False
         Also output the raw a, b, c (Å), α, β, γ (degrees) and the volume per atom.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "scale": [Interval(Real, 0, None, closed="neither")],
+        "include_parameters": ["boolean"],
+    }
 
-    def __init__(self, n_frequencies=2, scale=10.0, include_parameters=False, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, n_frequencies=2, scale=10.0, include_parameters=False, n_jobs=None, verbose=0,
+                 on_error="raise", memory=None):
         self.n_frequencies = n_frequencies
         self.scale = scale
         self.include_parameters = include_parameters
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if int(self.n_frequencies) < 1 or float(self.scale) <= 0:
-            raise ValueError("n_frequencies must be >= 1 and scale > 0")
+        self.memory = memory
 
     def _featurize_one(self, structure):
         parts = [lattice_sinusoids(structure.lattice, int(self.n_frequencies), float(self.scale))]
@@ -189,14 +197,22 @@ class SpaceGroupEncoding(StructureFeaturizer):
         Distance tolerance (Å) of the symmetry search.
     angle_tolerance : float, default=5.0
         Angle tolerance (degrees).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift", "supercell")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "kind": [StrOptions({"space_group", "point_group"})],
+        "encoding": [StrOptions({"onehot", "ordinal"})],
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+        "angle_tolerance": [Interval(Real, 0, 180, closed="neither")],
+    }
 
     def __init__(self, kind="space_group", encoding="onehot", symprec=0.1, angle_tolerance=5.0,
-                 n_jobs=None, verbose=0, on_error="raise"):
+                 n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.kind = kind
         self.encoding = encoding
         self.symprec = symprec
@@ -204,13 +220,7 @@ class SpaceGroupEncoding(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if self.kind not in ("space_group", "point_group"):
-            raise ValueError(f"kind must be 'space_group' or 'point_group', got {self.kind!r}")
-        if self.encoding not in ("onehot", "ordinal"):
-            raise ValueError(f"encoding must be 'onehot' or 'ordinal', got {self.encoding!r}")
+        self.memory = memory
 
     def _featurize_one(self, structure):
         sg, pg = symmetry_info(structure, self.symprec, self.angle_tolerance)
@@ -232,30 +242,20 @@ class SpaceGroupEncoding(StructureFeaturizer):
         return [f"point_group_{p}" for p in POINT_GROUPS]
 
 
-def _valence_counts(Z):
-    """Electrons in the outermost s, p, d, f subshells (pymatgen's electronic structure)."""
-    from pymatgen.core.periodic_table import Element
+def _warn_predicted_configurations(structures, who):
+    """Warn (in the main process) when valence counts rest on predicted configurations (Z > 104)."""
+    Z = sorted({sp.Z for s in structures for sp in s.composition if getattr(sp, "Z", 0) > 104})
+    hit = [z for z in Z if predicted_configuration(z)]
+    if hit:
+        from pymatgen.core.periodic_table import Element
 
-    el = Element.from_Z(int(Z))
-    counts = {"s": 0, "p": 0, "d": 0, "f": 0}
-    try:
-        config = el.full_electronic_structure
-    except Exception:  # noqa: BLE001 - superheavy elements without data
-        return np.zeros(4)
-    # outermost shell per orbital type
-    last = {}
-    for n, orb, occ in config:
-        if n >= last.get(orb, (0, 0))[0]:
-            last[orb] = (n, occ)
-    nmax = max(n for n, _, _ in config)
-    for orb, (n, occ) in last.items():
-        # s and p of the outer shell; d of the shell below; f two below (valence-active)
-        if (orb in "sp" and n == nmax) or (orb == "d" and n >= nmax - 1) or (orb == "f" and n >= nmax - 2):
-            counts[orb] = occ
-    return np.array([counts["s"], counts["p"], counts["d"], counts["f"]], dtype=float)
-
-
-_VALENCE = {}
+        names = ", ".join(Element.from_Z(z).symbol for z in hit)
+        warnings.warn(
+            f"{who}: the valence electrons of {names} use the Madelung-rule configuration (no measured ground "
+            "state exists); see skcrystal.encodings.atoms.valence_electrons",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 class ElectronCounts(StructureFeaturizer):
@@ -263,7 +263,11 @@ class ElectronCounts(StructureFeaturizer):
 
     Features: total electrons per cell and per atom, their parity (an odd
     count per cell forces a metal or a topological/Kramers state), valence
-    s/p/d/f electrons per cell and per atom, and the number of atoms.  With
+    s/p/d/f electrons per cell and per atom (the rule of
+    :func:`skcrystal.encodings.atoms.valence_electrons`: electrons outside
+    the noble-gas core, filled inner d/f subshells excluded), and the number
+    of atoms.  Elements whose configuration is only predicted (Z > 104) are
+    counted with the Madelung rule and reported with a warning.  With
     ``thermometer`` > 0 a thermometer code of the total count (the paper's
     encoding) is appended.
 
@@ -273,28 +277,29 @@ class ElectronCounts(StructureFeaturizer):
         Length of the thermometer code of the electron count (0: none; the
         paper's code uses 11448, the largest known count).  A count that does
         not fit raises (``on_error`` applies).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "thermometer": [Interval(Integral, 0, None, closed="left")],
+    }
 
-    def __init__(self, thermometer=0, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, thermometer=0, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.thermometer = thermometer
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _featurize_one(self, structure):
         Z = _atomic_numbers(structure)
         n = len(Z)
         total = float(Z.sum())
-        val = np.zeros(4)
-        for z in Z:
-            v = _VALENCE.get(z)
-            if v is None:
-                v = _VALENCE[z] = _valence_counts(z)
-            val += v
+        val = valence_electrons(Z).sum(axis=0)
         nval = val.sum()
         base = [total, total / n, total % 2, nval, nval / n, *val, *(val / n), float(n)]
         if self.thermometer:
@@ -312,6 +317,10 @@ class ElectronCounts(StructureFeaturizer):
             "valence_s_per_atom", "valence_p_per_atom", "valence_d_per_atom", "valence_f_per_atom", "n_atoms",
         ]
         return names + [f"electrons_ge_{i + 1}" for i in range(int(self.thermometer))]
+
+    def _transform_structures(self, structures, labels):
+        _warn_predicted_configurations(structures, type(self).__name__)
+        return super()._transform_structures(structures, labels)
 
 
 class FaithfulFeaturizer(StructureFeaturizer):
@@ -331,7 +340,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
         Symmetry tolerance (Å).
     n_frequencies : int, default=2
         Octaves of the lattice encoding.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
 
     Examples
@@ -343,9 +352,19 @@ class FaithfulFeaturizer(StructureFeaturizer):
     """
 
     _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "lattice": ["boolean"],
+        "symmetry": [StrOptions({"onehot", "ordinal"}), None],
+        "electrons": ["boolean"],
+        "composition": ["boolean"],
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, lattice=True, symmetry="onehot", electrons=True, composition=True, symprec=0.1,
-                 n_frequencies=2, n_jobs=None, verbose=0, on_error="raise"):
+                 n_frequencies=2, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.lattice = lattice
         self.symmetry = symmetry
         self.electrons = electrons
@@ -355,6 +374,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     def _parts(self):
         parts = []
@@ -371,12 +391,18 @@ class FaithfulFeaturizer(StructureFeaturizer):
     def _check_params(self):
         super()._check_params()
         if not self._parts():
-            raise ValueError("FaithfulFeaturizer: at least one component must be enabled")
-        for p in self._parts():
-            p._check_params()
+            raise InvalidParameterError(
+                "FaithfulFeaturizer: at least one component must be enabled (lattice, symmetry, electrons, "
+                "composition are all off)"
+            )
 
     def _featurize_one(self, structure):
         return np.concatenate([p._featurize_one(structure) for p in self._parts()])
+
+    def _transform_structures(self, structures, labels):
+        if self.electrons:
+            _warn_predicted_configurations(structures, type(self).__name__)
+        return super()._transform_structures(structures, labels)
 
     def _feature_names(self):
         return [n for p in self._parts() for n in p._feature_names()]
@@ -392,7 +418,9 @@ class FaithfulBinned(StructureFeaturizer):
     (``3 × n_frequencies`` numbers; empty slots are zero).  Atoms inside a
     bin are sorted by their wrapped fractional coordinates so the vector
     does not depend on site order.  The global vector
-    ``g = lattice code ⊕ space-group one-hot`` comes first.
+    ``g = lattice code ⊕ space-group one-hot`` comes first
+    (:func:`skcrystal.encodings.crystal.faithful_global_vector`: the lattice
+    code is that of the reduced primitive cell).
 
     A structure with more distinct elements than bins, or more atoms of an
     element than its bin holds, does not fit: it raises (with
@@ -409,14 +437,22 @@ class FaithfulBinned(StructureFeaturizer):
         Octaves of the lattice code.
     symprec : float, default=0.1
         Symmetry tolerance of the space-group one-hot.
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "bins": [SequenceOf(Interval(Integral, 1, None, closed="left"))],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "lattice_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, bins=(40, 24, 16, 12, 8, 6), n_frequencies=5, lattice_frequencies=2, symprec=0.1,
-                 n_jobs=None, verbose=0, on_error="raise"):
+                 n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.bins = bins
         self.n_frequencies = n_frequencies
         self.lattice_frequencies = lattice_frequencies
@@ -424,11 +460,7 @@ class FaithfulBinned(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if len(self.bins) == 0 or any(int(b) < 1 for b in self.bins):
-            raise ValueError(f"bins must be positive capacities, got {self.bins!r}")
+        self.memory = memory
 
     def _featurize_one(self, structure):
         Z = _atomic_numbers(structure)
@@ -444,8 +476,7 @@ class FaithfulBinned(StructureFeaturizer):
                     f"{c} atoms of Z={e} do not fit bin {k} of capacity {bins[k]}; use a primitive cell "
                     "or larger bins"
                 )
-        sg, _ = symmetry_info(structure, self.symprec)
-        parts = [lattice_sinusoids(structure.lattice, int(self.lattice_frequencies)), one_hot(sg - 1, 230)]
+        parts = [faithful_global_vector(structure, True, self.symprec, int(self.lattice_frequencies))]
         frac = np.mod(structure.frac_coords, 1.0)
         frac[np.isclose(frac, 1.0, atol=1e-8)] = 0.0
         nf = 3 * int(self.n_frequencies)
@@ -491,23 +522,25 @@ class FractionalCoordinateEncoding(StructureFeaturizer):
         Number of slots; a larger cell raises (``on_error`` applies).
     n_frequencies : int, default=5
         Octaves of the sinusoids (the paper: 5).
-    n_jobs, verbose, on_error
+    n_jobs, verbose, on_error, memory
         See :class:`skcrystal.base.StructureFeaturizer`.
     """
 
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "max_sites": [Interval(Integral, 1, None, closed="left")],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+    }
 
-    def __init__(self, max_sites=40, n_frequencies=5, n_jobs=None, verbose=0, on_error="raise"):
+    def __init__(self, max_sites=40, n_frequencies=5, n_jobs=None, verbose=0, on_error="raise", memory=None):
         self.max_sites = max_sites
         self.n_frequencies = n_frequencies
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if int(self.max_sites) < 1 or int(self.n_frequencies) < 1:
-            raise ValueError("max_sites and n_frequencies must be >= 1")
+        self.memory = memory
 
     def _featurize_one(self, structure):
         n_slots, nf = int(self.max_sites), int(self.n_frequencies)

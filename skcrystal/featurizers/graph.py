@@ -7,8 +7,8 @@ batches graphs into flat tensors for the torch models.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from ..base import StructureFeaturizer
 from ..encodings.atoms import atom_codes, cgcnn_atom_features, element_one_hot
 from ..encodings.crystal import canonical_lattice_matrix, faithful_global_vector
 from ..geometry import periodic_neighbors
+from ..utils._param_validation import Interval, SequenceOf, StrOptions
 from ..utils.validation import structure_arrays
 
 __all__ = ["CrystalGraph", "CrystalGraphData", "gaussian_centers", "gaussian_expansion"]
@@ -162,10 +163,14 @@ class CrystalGraph(StructureFeaturizer):
         see :doc:`/graphs`.
     global_features : {"faithful", "lattice", None}, default="faithful"
         ``"faithful"``: lattice sinusoids (18) ⊕ space-group one-hot (230,
-        via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only
-        (no symmetry search, faster); ``None``: no global vector.
+        via spglib at ``symprec``); ``"lattice"``: the lattice sinusoids only;
+        ``None``: no global vector.  The lattice code is that of the
+        crystal's reduced primitive cell
+        (:func:`~skcrystal.encodings.crystal.faithful_global_vector`), so a
+        supercell gets the same ``g`` and a mean-pooling model the same
+        prediction.
     symprec : float, default=0.1
-        Symmetry tolerance (Å) for the space group.
+        Symmetry tolerance (Å) for the space group and the primitive cell.
     n_jobs : int or None, default=None
         Joblib workers for featurization.
     verbose : int, default=0
@@ -173,6 +178,8 @@ class CrystalGraph(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives ``None`` for a structure that fails (the models
         predict the fallback value for it) instead of raising.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -196,6 +203,24 @@ class CrystalGraph(StructureFeaturizer):
     """
 
     _output_kind = "object"
+    # the graph's atoms, edges (distances, vectors in the standard orientation) and global vector;
+    # ``frac`` holds absolute positions and is not translation invariant
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "cutoff": [Interval(Real, 0, None, closed="neither")],
+        "max_neighbors": [Interval(Integral, 0, None, closed="left"), None],
+        "complete_shells": ["boolean"],
+        "gaussian_step": [Interval(Real, 0, None, closed="neither")],
+        "gaussian_width": [Interval(Real, 0, None, closed="neither"), None],
+        "edge_vectors": ["boolean"],
+        "atom_features": [
+            StrOptions({"faithful", "cgcnn", "element", "both"}),
+            SequenceOf(StrOptions({"faithful", "cgcnn", "element"}), unique=True),
+        ],
+        "global_features": [StrOptions({"faithful", "lattice"}), None],
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+    }
     _citations = (
         "T. Xie and J. C. Grossman, Crystal graph convolutional neural networks for an accurate and "
         "interpretable prediction of material properties, Phys. Rev. Lett. 120, 145301 (2018).",
@@ -217,6 +242,7 @@ class CrystalGraph(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
@@ -230,36 +256,14 @@ class CrystalGraph(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
-
-    def _check_params(self):
-        super()._check_params()
-        if not isinstance(self.cutoff, numbers.Real) or not self.cutoff > 0:
-            raise ValueError(f"cutoff must be a positive number of Å, got {self.cutoff!r}")
-        if self.max_neighbors is not None and (
-            not isinstance(self.max_neighbors, numbers.Integral) or self.max_neighbors < 0
-        ):
-            raise ValueError(f"max_neighbors must be None or an integer >= 0, got {self.max_neighbors!r}")
-        if not isinstance(self.gaussian_step, numbers.Real) or not self.gaussian_step > 0:
-            raise ValueError(f"gaussian_step must be > 0, got {self.gaussian_step!r}")
-        if self.gaussian_width is not None and not self.gaussian_width > 0:
-            raise ValueError(f"gaussian_width must be None or > 0, got {self.gaussian_width!r}")
-        self._atom_feature_parts()
-        if self.global_features not in ("faithful", "lattice", None):
-            raise ValueError(f"global_features must be 'faithful', 'lattice' or None, got {self.global_features!r}")
+        self.memory = memory
 
     def _feature_names(self):
         return ["graph"]
 
     def _atom_feature_parts(self):
         spec = self.atom_features
-        parts = ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
-        allowed = ("faithful", "cgcnn", "element")
-        if not parts or any(p not in allowed for p in parts) or len(set(parts)) != len(parts):
-            raise ValueError(
-                "atom_features must be 'faithful', 'cgcnn', 'element', 'both' or a tuple of distinct names "
-                f"from {allowed}, got {spec!r}"
-            )
-        return parts
+        return ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
 
     def _atom_features(self, Z):
         blocks = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}

@@ -11,7 +11,7 @@ homology).  With the defaults the output equals the reference ITT code
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ..topology.persistence import alpha_persistence, rips_persistence
 from ..topology.pih import alpha_interaction_complex, interaction_barcodes, rips_interaction_complex
 from ..topology.supercell import supercell_coords
 from ..topology.vectorize import STAT_NAMES, betti_counts, diagram_stats, make_grid, persistence_image
+from ..utils._param_validation import InvalidParameterError, Interval, SequenceOf, StrOptions
 from ..utils.validation import check_structures, structure_arrays
 
 __all__ = ["PersistentInteractionHomology"]
@@ -109,6 +110,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
         Progress bar when > 0.
     on_error : {"raise", "nan"}, default="raise"
         See :class:`~skcrystal.base.StructureFeaturizer`.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -145,6 +148,27 @@ class PersistentInteractionHomology(StructureFeaturizer):
     >>> X = pih.fit_transform(structures)  # doctest: +SKIP
     """
 
+    # rotation and integer shifts: exact once the finite supercell builder no longer folds face atoms
+    # (issue #10, defect 9, owned by the PIH work); permutation: diagrams do not depend on site order
+    _invariances = ("rotation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "clusters": [dict, list, tuple, None],
+        "supercell_length": [Interval(Real, 0, None, closed="left"), None],
+        "parts": [StrOptions(set(_PARTS)), SequenceOf(StrOptions(set(_PARTS)), unique=True)],
+        "filtration": [StrOptions({"alpha", "rips"})],
+        "precision": [StrOptions({"safe", "fast", "exact"})],
+        "max_dim": [Interval(Integral, 0, 2, closed="both")],
+        "structure_cutoff": [Interval(Real, 0, None, closed="neither")],
+        "interaction_cutoff": [Interval(Real, 0, None, closed="neither")],
+        "structure_grid": [SequenceOf(Interval(Real, None, None, closed="neither"), min_length=3, max_length=3)],
+        "interaction_grid": [SequenceOf(Interval(Real, None, None, closed="neither"), min_length=3, max_length=3)],
+        "vectorization": [StrOptions({"betti", "image", "stats"})],
+        "image_resolution": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=2, max_length=2)],
+        "output": [StrOptions({"flat", "tokens"})],
+        "periodic": ["boolean"],
+        "h1_needs_triangles": ["boolean"],
+    }
     _citations = (
         "@article{itt2025, title={Interaction Topological Transformer for Multiscale Learning in "
         "Porous Materials}, author={Chen, Dong and others}, journal={arXiv:2509.18573}, year={2025}}",
@@ -173,6 +197,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.clusters = clusters
         self.supercell_length = supercell_length
@@ -192,6 +217,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     # ------------------------------------------------------------ parameters
     @property
@@ -200,42 +226,18 @@ class PersistentInteractionHomology(StructureFeaturizer):
 
     def _check_params(self):
         super()._check_params()
-        if self.output not in ("flat", "tokens"):
-            raise ValueError(f"output must be 'flat' or 'tokens', got {self.output!r}")
-        if self.filtration not in ("alpha", "rips"):
-            raise ValueError(f"filtration must be 'alpha' or 'rips', got {self.filtration!r}")
-        if self.precision not in ("safe", "fast", "exact"):
-            raise ValueError(f"precision must be 'safe', 'fast' or 'exact', got {self.precision!r}")
-        if self.vectorization not in ("betti", "image", "stats"):
-            raise ValueError(f"vectorization must be 'betti', 'image' or 'stats', got {self.vectorization!r}")
-        parts = (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)
-        bad = [p for p in parts if p not in _PARTS]
-        if bad or not parts:
-            raise ValueError(f"parts must be a non-empty subset of {_PARTS}, got {self.parts!r}")
-        if not isinstance(self.max_dim, numbers.Integral) or not 0 <= self.max_dim <= 2:
-            raise ValueError(f"max_dim must be 0, 1 or 2, got {self.max_dim!r}")
-        for name in ("structure_cutoff", "interaction_cutoff"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v > 0:
-                raise ValueError(f"{name} must be a positive number (Å), got {v!r}")
-        if self.supercell_length is not None and (
-            not isinstance(self.supercell_length, numbers.Real) or self.supercell_length < 0
-        ):
-            raise ValueError(f"supercell_length must be None or a non-negative length (Å), got {self.supercell_length!r}")
         for name in ("structure_grid", "interaction_grid"):
-            g = getattr(self, name)
             try:
-                make_grid(*g)
+                make_grid(*getattr(self, name))
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{name} must be (start, stop, step) with start < stop, step > 0: {exc}") from None
-        r = self.image_resolution
-        if (
-            not isinstance(r, (tuple, list))
-            or len(r) != 2
-            or not all(isinstance(x, numbers.Integral) and x > 0 for x in r)
-        ):
-            raise ValueError(f"image_resolution must be two positive ints, got {r!r}")
-        resolve_clusters(self.clusters)
+                raise InvalidParameterError(
+                    f"PersistentInteractionHomology: the {name!r} parameter must be (start, stop, step) with "
+                    f"start < stop and step > 0: {exc}"
+                ) from None
+        try:
+            resolve_clusters(self.clusters)
+        except ValueError as exc:
+            raise InvalidParameterError(f"PersistentInteractionHomology: the 'clusters' parameter: {exc}") from None
 
     def _parts(self):
         return (self.parts,) if isinstance(self.parts, str) else tuple(self.parts)

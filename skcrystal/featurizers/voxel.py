@@ -28,8 +28,8 @@ structure on the flat corner indices); grids are float32.
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import StructureFeaturizer
 from ..encodings.atoms import ATOM_CODE_NAMES, MAX_Z, atom_codes
 from ..encodings.crystal import faithful_global_vector
+from ..utils._param_validation import InvalidParameterError, Interval, StrOptions
 from ..utils.validation import structure_arrays
 
 __all__ = ["Voxelizer", "VoxelRecord", "VoxelCollisionWarning", "voxelize"]
@@ -202,7 +203,9 @@ class Voxelizer(StructureFeaturizer):
         ``False`` the weight falling outside the cell is dropped.
     global_features : {"lattice", "faithful"}, None or callable, default="lattice"
         Global vector ``g`` per structure: ``"lattice"`` — the 18 faithful
-        lattice sinusoids; ``"faithful"`` — those plus the space-group
+        lattice sinusoids of the reduced primitive cell
+        (:func:`~skcrystal.encodings.crystal.faithful_global_vector`);
+        ``"faithful"`` — those plus the space-group
         one-hot (230, spglib at symprec 0.1; do not use it to *predict* the
         space group); a callable ``structure -> 1-D array``; ``None`` — no
         global vector.
@@ -220,6 +223,8 @@ class Voxelizer(StructureFeaturizer):
     on_error : {"raise", "nan"}, default="raise"
         ``"nan"`` gives a NaN row (flat) or ``None`` entries (dense/lazy) for
         structures that cannot be voxelized, with a warning naming them.
+    memory : str, path, joblib.Memory or None, default=None
+        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
 
     Attributes
     ----------
@@ -262,6 +267,15 @@ class Voxelizer(StructureFeaturizer):
     """
 
     _cacheable = False  # dense grids are large; the cache would hold C·N³ floats per structure
+    _invariances = ("rotation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **StructureFeaturizer._parameter_constraints,
+        "grid": [Interval(Integral, 2, None, closed="left")],
+        "embedding": [StrOptions({"faithful"}), None, callable, "array-like"],
+        "periodic": ["boolean"],
+        "global_features": [StrOptions({"lattice", "faithful"}), None, callable],
+        "output": [StrOptions({"dense", "lazy", "flat"})],
+    }
     _citations = (
         "Nop, G. N., Hussain, F. et al. Faithful novel machine learning for predicting quantum "
         "properties. npj Computational Materials (2025).",
@@ -277,6 +291,7 @@ class Voxelizer(StructureFeaturizer):
         n_jobs=None,
         verbose=0,
         on_error="raise",
+        memory=None,
     ):
         self.grid = grid
         self.embedding = embedding
@@ -286,32 +301,21 @@ class Voxelizer(StructureFeaturizer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+        self.memory = memory
 
     # ----------------------------------------------------------- parameters
     def _check_params(self):
         super()._check_params()
-        if not isinstance(self.grid, numbers.Integral) or isinstance(self.grid, bool) or self.grid < 2:
-            raise ValueError(f"grid must be an integer >= 2, got {self.grid!r}")
-        if self.output not in ("dense", "lazy", "flat"):
-            raise ValueError(f"output must be 'dense', 'lazy' or 'flat', got {self.output!r}")
-        if not isinstance(self.periodic, (bool, np.bool_)):
-            raise ValueError(f"periodic must be True or False, got {self.periodic!r}")
-        gf = self.global_features
-        if not (gf is None or callable(gf) or (isinstance(gf, str) and gf in ("lattice", "faithful"))):
-            raise ValueError(f"global_features must be 'lattice', 'faithful', None or a callable, got {gf!r}")
         emb = self.embedding
-        if isinstance(emb, str):
-            if emb != "faithful":
-                raise ValueError(f"embedding must be 'faithful', None, a callable or an array, got {emb!r}")
-        elif emb is not None and not callable(emb):
+        if emb is not None and not isinstance(emb, str) and not callable(emb):
             arr = np.asarray(emb)
             if arr.ndim != 2 or arr.shape[0] < MAX_Z + 1 or not np.issubdtype(arr.dtype, np.number):
-                raise ValueError(
-                    f"an embedding array must be numeric of shape ({MAX_Z + 1}, d) indexed by atomic "
+                raise InvalidParameterError(
+                    f"Voxelizer: an 'embedding' array must be numeric of shape ({MAX_Z + 1}, d) indexed by atomic "
                     f"number (row 0 unused), got shape {arr.shape}"
                 )
             if not np.all(np.isfinite(arr[1:])):
-                raise ValueError("the embedding array holds NaN/inf")
+                raise InvalidParameterError("Voxelizer: the 'embedding' array holds NaN/inf")
 
     def _embed(self, Z):
         emb = self.embedding

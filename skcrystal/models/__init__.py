@@ -4,6 +4,7 @@ from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
 from .gbt import GBTClassifier, GBTRegressor
+from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "CCNNRegressor",
     "GBTClassifier",
     "GBTRegressor",
+    "ITTClassifier",
+    "ITTPretrainer",
+    "ITTRegressor",
     "NNNClassifier",
     "NNNRegressor",
 ]

@@ -17,7 +17,9 @@ skorch:
   left untouched);
 * **data-dependent sizes** — input/output widths are inferred at fit and
   passed to the module (``module_dims_``), so users only set what they mean;
-* **defaults** — GPU when available, no validation split unless
+* **defaults** — ``device="auto"``: the GPU when torch sees one at fit time
+  (decided when the network is built, not when skcrystal is imported; the
+  parameter itself keeps the value ``"auto"``), no validation split unless
   ``early_stopping`` (then a seeded hold-out of ``validation_fraction`` and
   skorch's EarlyStopping restoring the best epoch), optional gradient
   clipping, skorch's history and per-epoch log when ``verbose``;
@@ -49,15 +51,51 @@ from skorch.dataset import ValidSplit
 from numbers import Integral, Real
 
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 
-from ..utils._param_validation import HasMethods, Interval, Options, validate_parameter_constraints
+from ..utils._param_validation import HasMethods, Interval, Options, Pattern, StrOptions, validate_parameter_constraints
 from ..utils.validation import check_target
 from ._input import featurize_input
 
-__all__ = ["CrystalNetMixin", "CrystalNetRegressor", "CrystalNetClassifier", "DEFAULT_DEVICE"]
+__all__ = ["CrystalNetMixin", "CrystalNetRegressor", "CrystalNetClassifier", "DEFAULT_DEVICE", "resolve_device"]
 
-#: Device used by default: the GPU when torch sees one, else the CPU.
-DEFAULT_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+#: Default ``device`` of every network: ``"auto"`` is resolved when the network is built
+#: (:func:`resolve_device`), so importing skcrystal never queries CUDA.
+DEFAULT_DEVICE = "auto"
+
+
+def resolve_device(device):
+    """The torch device a ``device`` parameter means: ``"auto"`` is ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``"auto"``, any torch device, or ``None`` (skorch: leave tensors where they are).
+
+    Returns
+    -------
+    str, torch.device or None
+    """
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class _DeviceParameter:
+    """The ``device`` parameter: stored as given (``get_params``, ``clone``, pickling), read resolved.
+
+    skorch reads ``net.device`` wherever it moves modules and tensors; through
+    this descriptor it sees the resolved device (:func:`resolve_device`) while
+    the public parameter keeps the user's value (``"auto"`` by default).
+    """
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return resolve_device(obj.__dict__.get("device", DEFAULT_DEVICE))
+
+    def __set__(self, obj, value):
+        obj.__dict__["device"] = value
 
 
 def _n_rows(X):
@@ -78,7 +116,7 @@ def _encoded_accuracy(net, X, y):
     if y is None:
         from skorch.dataset import get_len
 
-        y = np.concatenate([np.asarray(b[1]) for b in net.get_iterator(X)])[: get_len(X)]
+        y = np.concatenate([np.asarray(yb) for _, yb in net.get_iterator(X)])[: get_len(X)]
     return float(np.mean(pred == np.asarray(y).ravel()))
 
 
@@ -91,6 +129,7 @@ class CrystalNetMixin:
     """
 
     _regression = True
+    device = _DeviceParameter()
     #: Constraints of the parameters every skcrystal network shares (checked once per ``fit``);
     #: a model merges them into its own: ``{**CrystalNetMixin._parameter_constraints, ...}``.
     _parameter_constraints: dict = {
@@ -106,11 +145,49 @@ class CrystalNetMixin:
         "verbose": ["verbose"],
         "criterion": ["class", "callable"],
         "optimizer": ["class", "callable"],
+        "optimizer__weight_decay": [Interval(Real, 0, None, closed="left")],
+        "train_split": ["callable", None],
+        "dataset": ["class", "callable"],
+        "iterator_train__shuffle": ["boolean"],
+        "iterator_train__collate_fn": ["callable", None],
+        "iterator_valid__collate_fn": ["callable", None],
+        "device": [
+            StrOptions({"auto"}),
+            Pattern(r"(cpu|cuda|mps|xpu)(:\d+)?", "a torch device name such as 'cpu', 'cuda' or 'cuda:1'"),
+            torch.device,
+            None,
+        ],
     }
 
     def _get_param_names(self):
         # skorch lists its private bookkeeping (``_params_to_validate``) as a parameter; keep it out
         return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    def get_params(self, deep=True, **kwargs):
+        """Parameters of the estimator (``device`` as given, e.g. ``"auto"``, not resolved).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained objects (skorch's rule).
+        **kwargs
+            Passed to skorch's ``get_params``.
+
+        Returns
+        -------
+        dict
+        """
+        params = super().get_params(deep=deep, **kwargs)
+        if "device" in params:
+            params["device"] = self.__dict__.get("device", DEFAULT_DEVICE)
+        return params
+
+    def __setstate__(self, state):
+        # skorch maps saved tensors to state["device"]: give it the resolved device, keep the parameter
+        raw = state.get("device", DEFAULT_DEVICE)
+        super().__setstate__({**state, "device": resolve_device(raw)})
+        if isinstance(raw, str) and raw == "auto":
+            self.__dict__["device"] = raw
 
     # ------------------------------------------------------------- overrides
     def _default_featurizer(self):
@@ -129,9 +206,22 @@ class CrystalNetMixin:
 
     def _to_module_input(self, Xf):
         """Convert featurizer output to what the skorch dataset takes (default: float32 matrix)."""
-        if isinstance(Xf, pd.DataFrame):
+        if isinstance(Xf, (pd.DataFrame, pd.Series)):
             Xf = Xf.to_numpy()
-        if isinstance(Xf, np.ndarray) and Xf.dtype != object:
+        if isinstance(Xf, (list, tuple)) or (isinstance(Xf, np.ndarray) and Xf.dtype == object):
+            try:
+                Xf = np.asarray(Xf, dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{type(self).__name__} takes structures or a numeric feature matrix; the input is neither "
+                    f"({exc})"
+                ) from None
+        if isinstance(Xf, np.ndarray):
+            if Xf.ndim != 2:
+                raise ValueError(
+                    f"{type(self).__name__} takes a 2-D feature matrix (n_samples, n_features) or structures; "
+                    f"got an array of shape {Xf.shape}"
+                )
             return np.ascontiguousarray(Xf, dtype=np.float32)
         return Xf
 
@@ -141,7 +231,33 @@ class CrystalNetMixin:
             # skorch's own callbacks call predict on the prepared validation dataset
             return X
         Xf = featurize_input(self, X, fit, self._default_featurizer)
-        return self._to_module_input(Xf)
+        Xf = self._to_module_input(Xf)
+        if not fit:
+            self._check_input_dims(Xf)
+        return Xf
+
+    #: The data-derived sizes (keys of ``module_dims_``) that input at predict must match;
+    #: ``None`` means every key but ``n_outputs``.
+    _input_dim_keys = None
+
+    def _check_input_dims(self, Xf):
+        """Raise a clear error when the input at predict has other widths than at fit."""
+        expected = getattr(self, "module_dims_", None)
+        if not expected:
+            return
+        bad = self._bad_rows(Xf)
+        if bad.all():
+            return
+        got = self._infer_module_dims(_take(Xf, np.flatnonzero(~bad)) if bad.any() else Xf, None)
+        keys = self._input_dim_keys if self._input_dim_keys is not None else [k for k in expected if k != "n_outputs"]
+        diff = [k for k in keys if k in expected and k in got and got[k] != expected[k]]
+        if diff:
+            what = ", ".join(f"{k}={got[k]} (fitted with {expected[k]})" for k in diff)
+            raise ValueError(
+                f"{type(self).__name__}: the input at predict has {what}. The network's input layers were "
+                "sized at fit, so the features must come from the same featurizer with the same settings "
+                "(e.g. the same CrystalGraph atom_features / Voxelizer grid, or the same feature columns)."
+            )
 
     @staticmethod
     def _bad_rows(Xf):
@@ -356,6 +472,11 @@ class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
     def _set_fallback(self, y):
         self.fallback_ = float(np.median(y))
 
+    @available_if(lambda self: False)
+    def predict_proba(self, X):
+        """Not available: a regressor has no class probabilities (use ``predict``)."""
+        raise AttributeError(f"{type(self).__name__} is a regressor and has no predict_proba; use predict")
+
     def predict(self, X):
         """Predict targets (in the user's units) for structures or features.
 
@@ -465,4 +586,5 @@ class CrystalNetClassifier(CrystalNetMixin, NeuralNetClassifier):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # raises NotFittedError before fit
+        return self.classes_[np.argmax(proba, axis=1)]

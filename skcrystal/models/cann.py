@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import torch
 
 from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cann import CANN
-from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetRegressor
+from ..utils._param_validation import InvalidParameterError, Interval, StrOptions
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 from .cgnn import _ATTRS_DOC, _PARAMS_DOC, GraphNetMixin, _graph_net_kwargs
 
 __all__ = ["CANNRegressor", "CANNClassifier"]
@@ -14,6 +17,29 @@ __all__ = ["CANNRegressor", "CANNClassifier"]
 
 class _SetNetMixin(GraphNetMixin):
     _uses_edges = False
+    # attention over atoms with fractional-coordinate codes: not translation or supercell invariant
+    _invariances = ("rotation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        **CrystalNetMixin._parameter_constraints,
+        "module__n_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "module__d_model": [Interval(Integral, 1, None, closed="left")],
+        "module__n_heads": [Interval(Integral, 1, None, closed="left")],
+        "module__n_blocks": [Interval(Integral, 0, None, closed="left")],
+        "module__ff_hidden": [Interval(Integral, 1, None, closed="left")],
+        "module__attention": [StrOptions({"full", "isab"})],
+        "module__n_inducing": [Interval(Integral, 1, None, closed="left")],
+        "module__pooling": [StrOptions({"pma", "mean"})],
+        "module__dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def _check_params(self):
+        super()._check_params()
+        params = self.get_params(deep=False)
+        d, h = params.get("module__d_model", 64), params.get("module__n_heads", 4)
+        if d % h:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: module__d_model={d} must be a multiple of module__n_heads={h}"
+            )
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 import torch
@@ -9,7 +11,8 @@ import torch
 from ..featurizers.voxel import Voxelizer
 from ..nn.ccnn import CCNN
 from ..nn.data import VoxelDataset, _as_voxel_rows, collate_voxels
-from .base import CrystalNetClassifier, CrystalNetRegressor
+from ..utils._param_validation import Interval, SequenceOf, StrOptions
+from .base import CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 
 __all__ = ["CCNNClassifier", "CCNNRegressor"]
 
@@ -77,6 +80,18 @@ _CCNN_DOC = """
 
 class _CCNNMixin:
     _citations = (_CITATION,)
+    _invariances = ("rotation", "permutation", "integer_shift")  # those of the Voxelizer
+    _parameter_constraints = {
+        **CrystalNetMixin._parameter_constraints,
+        "module__width": [Interval(Real, 0, None, closed="neither")],
+        "module__conv_channels": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=3, max_length=3)],
+        "module__head": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=0)],
+        "module__global_hidden": [Interval(Integral, 1, None, closed="left")],
+        "module__global_channels": [Interval(Integral, 1, None, closed="left")],
+        "module__global_to_head": ["boolean"],
+        "module__dropout": [Interval(Real, 0, 1, closed="left")],
+        "module__norm": [StrOptions({"group", "batch"}), None],
+    }
 
     def _default_featurizer(self):
         return Voxelizer(grid=32, output="lazy")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 import torch
@@ -9,7 +11,8 @@ import torch
 from ..featurizers.graph import CrystalGraphData
 from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cgnn import CGNN
-from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetRegressor
+from ..utils._param_validation import Interval, StrOptions
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 
 __all__ = ["CGNNRegressor", "CGNNClassifier", "GraphNetMixin"]
 
@@ -18,6 +21,7 @@ class GraphNetMixin:
     """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph."""
 
     _uses_edges = True
+    _input_dim_keys = ("n_atom_features", "n_edge_features", "n_global_features")
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph
@@ -51,24 +55,6 @@ class GraphNetMixin:
     @staticmethod
     def _bad_rows(Xf):
         return np.array([g is None for g in Xf], dtype=bool)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch loop; the batch size recorded is the number of graphs.
-
-        (skorch's own loop measures it with ``get_len`` on the input dict, which
-        fails for flat graph batches whose tensors have different lengths.)
-        """
-        if iterator is None:
-            return
-        batch_count = 0
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            self.history.record_batch(prefix + "_loss", step["loss"].item())
-            self.history.record_batch(prefix + "_batch_size", int(batch[0]["global_features"].shape[0]))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-            batch_count += 1
-        self.history.record(prefix + "_batch_count", batch_count)
 
     def _infer_module_dims(self, Xf, y_enc):
         first = Xf[0]
@@ -117,7 +103,8 @@ _PARAMS_DOC = """
     iterator_train__shuffle : bool, default=True
     train_split : callable or None, default=None
         No internal validation split unless ``early_stopping``.
-    device : str, default="cuda" if available else "cpu"
+    device : str, default="auto"
+        ``"auto"``: the GPU when torch sees one at fit time, else the CPU.
     verbose : int, default=0
         skorch's per-epoch table when 1.
     **kwargs
@@ -144,6 +131,23 @@ def _graph_net_kwargs(kwargs, collate_train, collate_valid, shuffle):
     kwargs["iterator_valid__collate_fn"] = collate_valid
     kwargs["iterator_train__shuffle"] = shuffle
     return kwargs
+
+
+_CGNN_CONSTRAINTS = {
+    **CrystalNetMixin._parameter_constraints,
+    "module__atom_fea_len": [Interval(Integral, 1, None, closed="left")],
+    "module__n_conv": [Interval(Integral, 0, None, closed="left")],
+    "module__h_fea_len": [Interval(Integral, 1, None, closed="left")],
+    "module__n_h": [Interval(Integral, 1, None, closed="left")],
+    "module__global_fea_len": [Interval(Integral, 1, None, closed="left")],
+    "module__pooling": [StrOptions({"mean", "sum"})],
+    "module__dense_skip": ["boolean"],
+    "module__norm": [StrOptions({"batch", "layer"}), None],
+    "module__dropout": [Interval(Real, 0, 1, closed="left")],
+    "module__conv": [StrOptions({"cgcnn", "edge_gated"})],
+}
+# mean pooling over atoms and a global vector of the reduced cell: the same prediction for a supercell
+_CGNN_INVARIANCES = ("rotation", "translation", "permutation", "integer_shift", "supercell")
 
 
 class CGNNRegressor(GraphNetMixin, CrystalNetRegressor):
@@ -173,6 +177,9 @@ class CGNNRegressor(GraphNetMixin, CrystalNetRegressor):
     >>> model.fit(df["structure"], df["heat_ref"])  # doctest: +SKIP
 """
     )
+
+    _parameter_constraints = _CGNN_CONSTRAINTS
+    _invariances = _CGNN_INVARIANCES
 
     def __init__(
         self,
@@ -233,6 +240,9 @@ class CGNNClassifier(GraphNetMixin, CrystalNetClassifier):
         The class labels, in the order of ``predict_proba``'s columns.
 """
     )
+
+    _parameter_constraints = _CGNN_CONSTRAINTS
+    _invariances = _CGNN_INVARIANCES
 
     def __init__(
         self,

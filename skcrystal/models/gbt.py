@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import FeatureUnion
@@ -12,6 +14,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..featurizers.composition import CompositionFeatures
 from ..featurizers.faithful import CLAUSSEN_CITATION, ElectronCounts, SpaceGroupEncoding
+from ..utils._param_validation import HasMethods, Interval, validate_parameter_constraints
 from ..utils.validation import check_target, is_structure_input
 from ._input import featurize_input
 
@@ -36,6 +39,21 @@ def default_gbt_featurizer(n_jobs=None):
 
 class _GBTBase(BaseEstimator):
     _citations = (CLAUSSEN_CITATION, "Chen, T. & Guestrin, C. XGBoost: A scalable tree boosting system. KDD (2016).")
+    # those of the default featurizer (electron counts per cell: not supercell invariant)
+    _invariances = ("rotation", "translation", "permutation", "integer_shift")
+    _parameter_constraints = {
+        "featurizer": [HasMethods(["fit", "transform"]), None],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "xgb_params": [dict, None],
+    }
 
     def __init__(self, featurizer=None, n_estimators=600, learning_rate=0.05, max_depth=6, subsample=0.8,
                  colsample_bytree=0.8, reg_lambda=1.0, min_child_weight=1.0, n_jobs=None, random_state=None,
@@ -60,6 +78,10 @@ class _GBTBase(BaseEstimator):
         list of str
         """
         return list(self._citations)
+
+    def _check_params(self):
+        """Validate the declared parameter constraints (once per ``fit``)."""
+        validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
 
     def _xgb_kwargs(self):
         rs = self.random_state
@@ -159,6 +181,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
         """
         from xgboost import XGBRegressor
 
+        self._check_params()
         Xf = self._features(X, fit=True)
         y = check_target(y, Xf.shape[0])
         self.model_ = XGBRegressor(**self._xgb_kwargs()).fit(Xf, y)
@@ -214,6 +237,7 @@ class GBTClassifier(ClassifierMixin, _GBTBase):
         """
         from xgboost import XGBClassifier
 
+        self._check_params()
         Xf = self._features(X, fit=True)
         y = check_target(y, Xf.shape[0], classification=True)
         check_classification_targets(y)

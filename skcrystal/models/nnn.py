@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import torch
 
 from ..featurizers.faithful import FAITHFUL_CITATION, FaithfulBinned
 from ..nn.nnn import MLP
-from .base import CrystalNetClassifier, CrystalNetRegressor
+from ..utils._param_validation import Interval, SequenceOf
+from .base import CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 
 __all__ = ["NNNClassifier", "NNNRegressor"]
 
@@ -45,6 +48,13 @@ _NNN_DOC = """
 
 class _NNNMixin:
     _citations = (FAITHFUL_CITATION,)
+    _invariances = ("rotation", "permutation", "integer_shift")  # those of FaithfulBinned
+    _parameter_constraints = {
+        **CrystalNetMixin._parameter_constraints,
+        "module__hidden": [SequenceOf(Interval(Integral, 1, None, closed="left"), min_length=0)],
+        "module__dropout": [Interval(Real, 0, 1, closed="left")],
+        "module__batch_norm": ["boolean"],
+    }
 
     def _default_featurizer(self):
         return FaithfulBinned(on_error="nan")

@@ -44,6 +44,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_device
 
+from ..nn.data import SizedBatch
 from ..utils._param_validation import HasMethods, Interval
 from .base import DEFAULT_DEVICE, CrystalNetMixin, _n_rows, _take
 
@@ -336,7 +337,7 @@ class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
             parts = []
             with torch.no_grad():
                 for batch in self.get_iterator(ds, training=False):
-                    inputs = to_device(batch[0] if isinstance(batch, (tuple, list)) else batch, self.device)
+                    inputs = to_device(batch[0] if isinstance(batch, (tuple, list, SizedBatch)) else batch, self.device)
                     emb = self.module_.embed(**inputs) if isinstance(inputs, dict) else self.module_.embed(inputs)
                     parts.append(emb.detach().cpu().numpy())
             emb = np.concatenate(parts).astype(np.float64)
@@ -517,7 +518,7 @@ class FineTuneMixin:
         callbacks = list(super().get_default_callbacks())
         try:
             n = int(self.freeze_backbone_epochs or 0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # reported by fit's parameter validation
             n = 0
         if n > 0:
             callbacks.append(("freeze_backbone", FreezeBackbone(n)))

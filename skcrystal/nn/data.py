@@ -5,9 +5,14 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
 
 * crystal graphs (:class:`~skcrystal.featurizers.graph.CrystalGraphData`):
   :class:`GraphDataset` and :func:`collate_graphs` (flat tensors with a batch
-  index, no padding; the Gaussian edge expansion is built on the fly);
+  index, no padding; the Gaussian edge expansion is built on the fly), which
+  returns a :class:`SizedBatch` so that skorch's own epoch loop records the
+  number of graphs as the batch size;
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
-  :class:`VoxelDataset` and :func:`collate_voxels`.
+  :class:`VoxelDataset` and :func:`collate_voxels`;
+* ITT token streams (:class:`~skcrystal.featurizers.itt.ITTTokens`):
+  :class:`ITTDataset` and :func:`collate_itt` (topological tokens stacked,
+  the graphs flat, atom tokens padded with a mask).
 
 Plain torch and numpy: no scikit-learn or skorch here.
 """
@@ -20,8 +25,11 @@ import torch
 
 __all__ = [
     "GraphDataset",
+    "ITTDataset",
+    "SizedBatch",
     "VoxelDataset",
     "collate_graphs",
+    "collate_itt",
     "collate_voxels",
     "gaussian_expansion_torch",
 ]
@@ -31,6 +39,62 @@ def gaussian_expansion_torch(distance, centers, width):
     """``exp(-(d - μ_k)² / width²)`` for a tensor of distances, shape (n_edges, n_centers)."""
     centers = torch.as_tensor(centers, dtype=distance.dtype, device=distance.device)
     return torch.exp(-((distance[:, None] - centers[None, :]) ** 2) / width**2)
+
+
+class SizedBatch:
+    """A collated batch that unpacks as ``inputs, y`` and whose ``len()`` is the number of samples.
+
+    skorch's epoch loop records ``get_len(batch[0])`` as the batch size, which
+    requires every input tensor to have one row per sample; a flat graph
+    batch (atoms, edges and graphs in one dict) does not.  A batch that is not
+    a tuple is measured with ``len(batch)`` instead, so returning a
+    ``SizedBatch`` from a collate function lets skorch's own loop run
+    unchanged for variable-size inputs (graphs, atom sets, token lists).
+
+    Parameters
+    ----------
+    inputs : dict of tensors
+        Keyword arguments of the module's ``forward``.
+    y : tensor or None
+        Targets of the batch.
+    n_samples : int
+        Number of samples (graphs) in the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> b = SizedBatch({"x": torch.zeros(7, 3)}, torch.zeros(2), n_samples=2)
+    >>> inputs, y = b
+    >>> len(b), tuple(inputs["x"].shape)
+    (2, (7, 3))
+    """
+
+    __slots__ = ("inputs", "y", "n_samples")
+
+    def __init__(self, inputs, y, n_samples):
+        self.inputs = inputs
+        self.y = y
+        self.n_samples = int(n_samples)
+
+    def __iter__(self):
+        yield self.inputs
+        yield self.y
+
+    def __getitem__(self, i):
+        return (self.inputs, self.y)[i]
+
+    def __len__(self):
+        return self.n_samples
+
+    def to(self, *args, **kwargs):
+        """A copy with every tensor moved (``Tensor.to`` arguments), e.g. by Accelerate's device placement."""
+        def move(v):
+            return v.to(*args, **kwargs) if hasattr(v, "to") else v
+
+        return SizedBatch({k: move(v) for k, v in self.inputs.items()}, move(self.y), self.n_samples)
+
+    def __repr__(self):
+        return f"SizedBatch(n_samples={self.n_samples}, inputs={sorted(self.inputs)})"
 
 
 # --------------------------------------------------------------------------- graphs
@@ -43,14 +107,15 @@ def collate_graphs(batch):
 
     Returns
     -------
-    inputs : dict of tensors
-        ``atom_features`` (N, F), ``frac`` (N, 3), ``edge_index`` (2, E)
-        offset into the batch, ``edge_features`` (E, F_e) (Gaussian expansion
-        of the distance, then ``[d, dx, dy, dz] / cutoff`` when the graph asks
-        for vectors), ``global_features`` (B, G), ``batch`` (N,) graph index of
-        each atom, ``n_graphs`` (B, used for pooling; a 0-dim tensor).
-    y : tensor
-        Stacked targets (only when pairs were given).
+    SizedBatch or dict of tensors
+        For ``(graph, y)`` pairs a :class:`SizedBatch` that unpacks as
+        ``inputs, y`` (``len()`` = number of graphs); for bare graphs the
+        ``inputs`` dict alone: ``atom_features`` (N, F), ``frac`` (N, 3),
+        ``edge_index`` (2, E) offset into the batch, ``edge_features``
+        (E, F_e) (Gaussian expansion of the distance, then
+        ``[d, dx, dy, dz] / cutoff`` when the graph asks for vectors),
+        ``global_features`` (B, G) and ``batch`` (N,), the graph index of
+        each atom.
     """
     if batch and isinstance(batch[0], (tuple, list)):
         graphs = [b[0] for b in batch]
@@ -77,7 +142,7 @@ def collate_graphs(batch):
     if ys is None:
         return inputs
     y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
-    return inputs, y
+    return SizedBatch(inputs, y, len(graphs))
 
 
 class GraphDataset(torch.utils.data.Dataset):
@@ -169,3 +234,71 @@ def collate_voxels(batch):
     if g[0].numel():
         inputs["globals"] = torch.stack(g)
     return inputs, torch.stack(y)
+
+
+# --------------------------------------------------------------------------- ITT tokens
+class ITTDataset(GraphDataset):
+    """A torch Dataset over :class:`~skcrystal.featurizers.itt.ITTTokens` (skorch calls ``ITTDataset(X, y)``).
+
+    Parameters
+    ----------
+    X : sequence of ITTTokens (list, 1-D or (n, 1) object array)
+    y : array-like or None
+        Targets; ``None`` (prediction, pretraining) yields a 0 placeholder.
+    """
+
+
+def collate_itt(batch):
+    """Batch ``(ITTTokens, y)`` pairs for :class:`skcrystal.nn.itt.ITT`.
+
+    Parameters
+    ----------
+    batch : list of (ITTTokens, y) or of ITTTokens
+
+    Returns
+    -------
+    inputs : dict of tensors
+        ``structure`` (B, 1, d_s), ``clusters`` (B, n_c, d_c),
+        ``interactions`` (B, n_i, d_i) (float32, raw counts); the flat graph
+        of :func:`collate_graphs` (``atom_features``, ``edge_index``,
+        ``edge_features``, ``batch``…); ``atom_group`` (N,) the slot of each
+        atom in the padded atom tokens (``b * G + g``, -1 for atoms beyond
+        the cap); ``group_fraction`` (B, G) and ``atom_mask`` (B, G) (True
+        for real atom tokens), with G the largest number of atom tokens in
+        the batch.
+    y : tensor
+        Stacked targets (only when pairs were given).
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        toks = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        toks, ys = list(batch), None
+    for name in ("structure", "clusters", "interactions"):
+        shapes = {np.shape(getattr(t, name)) for t in toks}
+        if len(shapes) > 1:
+            raise ValueError(f"ITT {name} tokens of different shapes in one batch: {sorted(shapes)}; build all "
+                             "tokens with the same ITTTokenizer settings")
+    inputs = collate_graphs([t.graph for t in toks])
+    B = len(toks)
+    G = max(1, max(t.n_groups for t in toks))
+    group = []
+    frac = np.zeros((B, G), dtype=np.float32)
+    mask = np.zeros((B, G), dtype=bool)
+    for b, t in enumerate(toks):
+        g = np.asarray(t.atom_group, dtype=np.int64)
+        group.append(np.where(g >= 0, g + b * G, -1))
+        frac[b, : t.n_groups] = t.group_fraction
+        mask[b, : t.n_groups] = True
+    inputs.update(
+        structure=torch.from_numpy(np.stack([np.asarray(t.structure, dtype=np.float32) for t in toks])),
+        clusters=torch.from_numpy(np.stack([np.asarray(t.clusters, dtype=np.float32) for t in toks])),
+        interactions=torch.from_numpy(np.stack([np.asarray(t.interactions, dtype=np.float32) for t in toks])),
+        atom_group=torch.from_numpy(np.concatenate(group)),
+        group_fraction=torch.from_numpy(frac),
+        atom_mask=torch.from_numpy(mask),
+    )
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return SizedBatch(inputs, y, len(toks))

@@ -22,7 +22,14 @@ The vocabulary mirrors scikit-learn's (``Interval``, ``StrOptions``,
 ``"array-like"``, ``callable``, ``None``, a type, ``"no_validation"``) so the
 constraints read the same; it is our own small implementation because
 scikit-learn's is private API (``sklearn.utils._param_validation``) and may
-change without notice.
+change without notice.  :class:`SequenceOf` adds what crystal featurizers need
+often: a tuple/list whose items each satisfy a constraint (``bins``,
+``presets``, ``stats``, grids).
+
+:func:`generate_invalid_values` gives, for a parameter's constraints, values
+that none of them accepts; the contract suite (``tests/test_common.py``) sets
+every constrained parameter of every registered estimator to each of them and
+expects :class:`InvalidParameterError` at ``fit``.
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ __all__ = [
     "Interval",
     "InvalidParameterError",
     "Options",
+    "Pattern",
+    "SequenceOf",
     "StrOptions",
     "check_param",
+    "generate_invalid_values",
     "validate_parameter_constraints",
 ]
 
@@ -139,6 +149,29 @@ class StrOptions(Options):
         super().__init__(str, options)
 
 
+class Pattern(_Constraint):
+    """A string matching a regular expression (``re.fullmatch``).
+
+    Parameters
+    ----------
+    regex : str
+    description : str or None, default=None
+        What the pattern means, for the error message.
+    """
+
+    def __init__(self, regex, description=None):
+        import re
+
+        self.regex = re.compile(regex)
+        self.description = description
+
+    def is_satisfied_by(self, value):
+        return isinstance(value, str) and self.regex.fullmatch(value) is not None
+
+    def describe(self):
+        return self.description or f"a string matching {self.regex.pattern!r}"
+
+
 class HasMethods(_Constraint):
     """An object with the named methods (e.g. a transformer: ``["fit", "transform"]``)."""
 
@@ -150,6 +183,53 @@ class HasMethods(_Constraint):
 
     def describe(self):
         return "an object implementing " + ", ".join(f"{m!r}" for m in self.methods)
+
+
+class SequenceOf(_Constraint):
+    """A tuple or list (not a string) whose items each satisfy ``item`` (a constraint or a list of them).
+
+    Parameters
+    ----------
+    item : constraint or list of constraints
+        What each item may be (any of the list).
+    min_length : int, default=1
+        Fewest items (1: not empty).
+    max_length : int or None, default=None
+        Most items.
+    unique : bool, default=False
+        Items must be distinct.
+    """
+
+    def __init__(self, item, *, min_length=1, max_length=None, unique=False):
+        items = item if isinstance(item, list) else [item]
+        self.items = [_make(c) for c in items]
+        self.min_length = min_length
+        self.max_length = max_length
+        self.unique = unique
+
+    def is_satisfied_by(self, value):
+        if not isinstance(value, (tuple, list)):
+            return False
+        if len(value) < self.min_length or (self.max_length is not None and len(value) > self.max_length):
+            return False
+        if not all(any(c.is_satisfied_by(v) for c in self.items) for v in value):
+            return False
+        if self.unique:
+            try:
+                return len(set(value)) == len(value)
+            except TypeError:
+                return False
+        return True
+
+    def describe(self):
+        if self.min_length == self.max_length:
+            n = f"exactly {self.min_length}"
+        elif self.max_length is None:
+            n = f"at least {self.min_length}"
+        else:
+            n = f"{self.min_length} to {self.max_length}"
+        what = " or ".join(c.describe() for c in self.items)
+        return f"a tuple/list of {n}{' distinct' if self.unique else ''} items, each {what}"
 
 
 class _Type(_Constraint):
@@ -237,6 +317,84 @@ def check_param(value, constraints, name, caller):
     allowed = [c.describe() for c in made]
     text = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
     raise InvalidParameterError(f"{caller}: the {name!r} parameter must be {text}; got {value!r}.")
+
+
+class _Invalid:
+    """A value no constraint accepts (not a number, string, bool, sequence, class or callable)."""
+
+    def __repr__(self):
+        return "<an invalid value>"
+
+
+def generate_invalid_values(constraints):
+    """Values that none of ``constraints`` accepts, for testing that a parameter is validated.
+
+    Always an opaque object (no constraint but ``object`` itself or
+    ``"no_validation"`` accepts it); plus, where the constraints admit it, a
+    value close to a valid one: a number just outside an :class:`Interval`, a
+    float for an integer-only interval, a string outside :class:`StrOptions`,
+    a non-bool for ``"boolean"``, an empty or wrong-item sequence for
+    :class:`SequenceOf`.
+
+    Parameters
+    ----------
+    constraints : list or "no_validation"
+
+    Returns
+    -------
+    list
+        Empty for ``"no_validation"``.
+    """
+    if constraints == "no_validation":
+        return []
+    made = [_make(c) for c in constraints]
+    candidates = [_Invalid()]
+    for c in made:
+        if isinstance(c, Interval):
+            if c.left is not None:
+                candidates.append(c.left - 1 if c.type is Integral else c.left - 0.5)
+                if c.closed in ("right", "neither"):
+                    candidates.append(c.left)
+            if c.right is not None:
+                candidates.append(c.right + 1 if c.type is Integral else c.right + 0.5)
+                if c.closed in ("left", "neither"):
+                    candidates.append(c.right)
+            if c.type is Integral:
+                candidates.append(2.5)
+            candidates.append(float("nan"))
+        elif isinstance(c, (StrOptions, Pattern)):
+            candidates.append("not-an-option")
+        elif isinstance(c, _Named) and c.name == "boolean":
+            candidates.append("yes")
+        elif isinstance(c, _Named) and c.name == "random_state":
+            candidates += [-1, "seed"]
+        elif isinstance(c, _Named) and c.name == "verbose":
+            candidates.append(-1)
+        elif isinstance(c, SequenceOf):
+            if c.min_length >= 1:
+                candidates.append(())
+            candidates.append((_Invalid(),))
+            if c.unique and c.items:
+                valid = _a_valid_item(c.items)
+                if valid is not None:
+                    candidates.append((valid, valid))
+    out = []
+    for v in candidates:
+        if not any(c.is_satisfied_by(v) for c in made) and not any(v is w for w in out):
+            out.append(v)
+    return out
+
+
+def _a_valid_item(items):
+    for c in items:
+        if isinstance(c, Options) and c.options:
+            return sorted(c.options, key=str)[0]
+        if isinstance(c, Interval):
+            lo = c.left if c.left is not None else (c.right if c.right is not None else 0)
+            v = lo + 1 if c.type is Integral else lo + 0.5
+            if c.is_satisfied_by(v):
+                return v
+    return None
 
 
 def validate_parameter_constraints(constraints, params, caller_name):

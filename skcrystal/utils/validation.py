@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.periodic_table import DummySpecies, Element
+from pymatgen.core.structure import SiteCollection
 
 from ..encodings.atoms import MAX_Z
 
@@ -24,6 +25,7 @@ __all__ = [
     "StructureValidationError",
     "check_structures",
     "check_target",
+    "closest_pair",
     "is_structure_input",
     "resolve_disorder",
     "row_labels",
@@ -77,27 +79,62 @@ def _coerce_one(obj):
     )
 
 
+def _is_missing(v):
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def is_structure_input(X, column="structure"):
-    """Tell whether ``X`` holds structures (as opposed to a numeric feature matrix).
+    """Tell whether ``X`` holds structures (as opposed to a featurizer's output).
 
     Used by estimators that accept either structures (they apply their default
-    featurizer) or the output of a featurizer step in a Pipeline.
+    featurizer) or the output of a featurizer step in a Pipeline.  ``X`` holds
+    structures when it is a DataFrame with a ``column`` column, or a sequence
+    whose first non-missing entry is a pymatgen structure or molecule, a
+    CIF/POSCAR string or a dictionary.  ``None``, empty sequences and
+    sequences of missing entries count as structure input too, so that
+    :func:`check_structures` reports them with a clear message.
+
+    Parameters
+    ----------
+    X : object
+        What the estimator was given.
+    column : str, default="structure"
+        Name of the structure column of a DataFrame.
+
+    Returns
+    -------
+    bool
     """
-    if isinstance(X, pd.DataFrame):
-        return column in X.columns
     import scipy.sparse
 
-    if scipy.sparse.issparse(X):
+    if scipy.sparse.issparse(X):  # before the dict test: a dok matrix is a dict
         return False
-    if isinstance(X, Structure):
+    if X is None or isinstance(X, (SiteCollection, str, bytes, dict)):
         return True
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return False
+    if isinstance(X, pd.DataFrame):
+        if column in X.columns:
+            return True
+        # a frame of numbers is a feature matrix; anything else is a frame of structures
+        # with a missing or misnamed column, which check_structures reports
+        return not all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X.dtypes)
+    if isinstance(X, np.ndarray):
+        if X.dtype != object:
+            return False
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        elif X.ndim != 1:
+            return False
+    if isinstance(X, pd.Series):
+        X = X.to_numpy()
     try:
-        first = X.iloc[0] if isinstance(X, pd.Series) else next(iter(X))
-    except (StopIteration, TypeError):
+        items = iter(X)
+    except TypeError:
         return False
-    return isinstance(first, (Structure, str, dict))
+    for item in items:
+        if not _is_missing(item):
+            return isinstance(item, (SiteCollection, str, dict))
+    # empty, or only missing entries
+    return True
 
 
 def resolve_disorder(structures, method="majority"):
@@ -164,20 +201,100 @@ def _check_one(s, *, disorder, min_distance, max_sites):
             return f"unknown species {str(sp)!r}; only real elements (Z=1..{MAX_Z}) are supported"
         if sp.Z > MAX_Z or sp.Z < 1:
             return f"unknown element {str(sp)!r} (Z={sp.Z})"
-    if min_distance and n > 1:
-        ci, cj, _, d = s.get_neighbor_list(min_distance, exclude_self=True)
-        if len(d):
-            k = int(np.argmin(d))
-            return (
-                f"atoms {int(ci[k])} and {int(cj[k])} overlap (distance {d[k]:.3f} Å < "
-                f"min_distance={min_distance} Å); the structure is probably corrupt or has "
-                "duplicated sites (try structure.merge_sites(tol=0.5, mode='delete'))"
-            )
-    elif min_distance and n == 1:
-        # A single atom overlapping its own periodic image: a lattice vector shorter than min_distance.
-        if min(s.lattice.abc) < min_distance:
-            return f"a lattice vector is shorter than min_distance={min_distance} Å"
+    if min_distance:
+        return _overlap_problem(m, s.frac_coords, min_distance)
     return None
+
+
+def closest_pair(lattice, frac, cutoff):
+    """The closest pair of atoms (periodic images included) if it is closer than ``cutoff``.
+
+    Costs O(n_atoms) time and memory whatever the cell volume (a cell-list
+    search allocates cells over the whole volume: 27 GB for a 1000 Å cell).
+    The lattice is LLL-reduced first, then a k-d tree holds the atoms and the
+    images needed to reach ``cutoff`` across every face (27 copies for any
+    cell whose reduced faces are at least ``cutoff`` apart).
+
+    Parameters
+    ----------
+    lattice : array of shape (3, 3)
+        Lattice vectors as rows (Å), non-singular.
+    frac : array of shape (n_atoms, 3)
+        Fractional coordinates (finite).
+    cutoff : float
+        Distance (Å).
+
+    Returns
+    -------
+    tuple (i, j, distance) or None
+        Site indices (``i == j``: an atom and its own image) and their
+        distance, or ``None`` when no pair is closer than ``cutoff``.
+
+    Raises
+    ------
+    ValueError
+        If the reduced cell is so flat that more than a million images would
+        be needed.
+    """
+    from scipy.spatial import cKDTree
+
+    lat = Lattice(lattice)
+    red = lat.lll_matrix
+    cart = np.asarray(frac, dtype=np.float64) @ lat.matrix
+    fr = np.linalg.solve(red.T, cart.T).T
+    fr -= np.floor(fr)
+    home = fr @ red
+    n = len(home)
+    vol = abs(np.linalg.det(red))
+    areas = np.linalg.norm(np.cross(red[[1, 2, 0]], red[[2, 0, 1]]), axis=1)
+    reach = np.ceil(cutoff * areas / vol).astype(np.int64)  # images needed along each reduced axis
+    n_images = int(np.prod(2 * reach + 1))
+    if n_images > 1_000_000:
+        raise ValueError(
+            f"the cell is too flat to check for overlapping atoms (reduced faces {np.round(vol / areas, 4).tolist()} Å "
+            f"apart for a {cutoff} Å check)"
+        )
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")
+    offsets = np.stack([g.ravel() for g in grids], axis=1)
+    shifts = offsets @ red
+    tree = cKDTree(home)
+    best = None
+    # images in chunks of about a million points: memory O(n_atoms) for ordinary cells
+    step = max(1, 1_000_000 // max(n, 1))
+    for start in range(0, n_images, step):
+        block = offsets[start : start + step]
+        pts = (home[None, :, :] + shifts[start : start + step][:, None, :]).reshape(-1, 3)
+        pairs = tree.sparse_distance_matrix(cKDTree(pts), cutoff, output_type="ndarray")
+        if len(pairs) == 0:
+            continue
+        i, k, d = pairs["i"], pairs["j"], pairs["v"]
+        self_pair = (k % n == i) & ~block[k // n].any(axis=1)  # an atom and itself
+        i, k, d = i[~self_pair], k[~self_pair], d[~self_pair]
+        if len(d):
+            b = int(np.argmin(d))
+            if best is None or d[b] < best[2]:
+                best = (int(i[b]), int(k[b] % n), float(d[b]))
+    return best
+
+
+def _overlap_problem(lattice, frac, min_distance):
+    try:
+        hit = closest_pair(lattice, frac, min_distance)
+    except ValueError as exc:
+        return str(exc)
+    if hit is None:
+        return None
+    i, j, d = hit
+    if i == j:
+        return (
+            f"atom {i} overlaps its own periodic image (distance {d:.3f} Å): a lattice vector is shorter "
+            f"than min_distance={min_distance} Å"
+        )
+    i, j = min(i, j), max(i, j)
+    return (
+        f"atoms {i} and {j} overlap (distance {d:.3f} Å < min_distance={min_distance} Å); the structure "
+        "is probably corrupt or has duplicated sites (try structure.merge_sites(tol=0.5, mode='delete'))"
+    )
 
 
 def check_structures(
