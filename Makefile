@@ -27,7 +27,7 @@ test: $(STAMP)
 # the standard preset of the benchmark runner (a few minutes per model and frame on 2 cores);
 # `skcrystal benchmark --quick` is the CI-sized run, `--full` the accurate settings on every row
 bench: $(STAMP)
-	$(PY) -m skcrystal benchmark --models Dummy,GBT,NNN,CGNN --frames perovskites,mp_e_form \
+	$(PY) -m skcrystal --threads 1 benchmark --models Dummy,GBT,NNN,CGNN --frames perovskites,mp_e_form \
 	    --out benchmarks/results/bench_standard
 
 docs: $(STAMP)
