@@ -69,7 +69,7 @@ class GraphNetMixin:
         dims = {"n_atom_features": int(ref[0]), "n_global_features": int(ref[2])}
         if self._uses_edges:
             dims["n_edge_features"] = int(ref[1])
-        dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+        dims["n_outputs"] = self._n_outputs(y_enc)
         return dims
 
 
