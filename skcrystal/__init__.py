@@ -22,6 +22,7 @@ _SUBMODULES = (
     "io",
     "models",
     "nn",
+    "streaming",
     "topology",
     "utils",
 )

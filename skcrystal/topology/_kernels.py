@@ -413,20 +413,28 @@ def propagate(own_lo, own_hi, face_ids, gabriel, co_lo, co_hi):
 
 
 @njit(cache=True)
-def face_ids(S, fkeys, n):
-    """Index (in the sorted face array whose keys are ``fkeys``) of each simplex's face without vertex k."""
+def face_ids(S, F, start):
+    """Index in ``F`` (sorted lexicographically; ``start[v]``: first row whose first vertex is ``v``) of each
+    simplex's face without vertex k."""
     m, d = S.shape
     out = np.empty((m, d), np.int64)
+    face = np.empty(d - 1, np.int64)
     for i in range(m):
         for k in range(d):
-            key = 0
+            j2 = 0
             for j in range(d):
                 if j != k:
-                    key = key * n + S[i, j]
-            lo, hi = 0, len(fkeys)
+                    face[j2] = S[i, j]
+                    j2 += 1
+            lo, hi = start[face[0]], start[face[0] + 1]
             while lo < hi:
                 mid = (lo + hi) >> 1
-                if fkeys[mid] < key:
+                less = False
+                for j in range(1, d - 1):
+                    if F[mid, j] != face[j]:
+                        less = F[mid, j] < face[j]
+                        break
+                if less:
                     lo = mid + 1
                 else:
                     hi = mid

@@ -167,7 +167,7 @@ def _delaunay(points):
     raw = st.__getstate__()
     if raw.dtype.itemsize != 1 or raw.size < 10 or (raw.size - 2) % 4 or tuple(int(x) for x in raw[:6]) != _HEADER:
         return None
-    w = np.ascontiguousarray(raw[2:]).view(np.int32).astype(np.int64)
+    w = np.ascontiguousarray(raw[2:]).view(np.int32)
     counts, (V, E, T, Tt) = parse_tree(w, 3)
     if counts[0] != len(points) or len(Tt) == 0:
         return None  # duplicate points dropped, or a flat (lower-dimensional) triangulation
@@ -227,18 +227,12 @@ def _settle(P, g, s, err, simplices, exact_test, k_arity):
 
 
 # -------------------------------------------------------- the filtration
-def _keys(S, n):
-    k = S[:, 0].astype(np.int64)
-    for j in range(1, S.shape[1]):
-        k = k * n + S[:, j]
-    return k
-
-
 def _faces(S, n, F):
     """Ids (in the sorted face array ``F``) of each simplex's codimension-1 faces, face k = without vertex k."""
     from ._kernels import face_ids
 
-    return face_ids(S, _keys(F, n), n)
+    start = np.searchsorted(F[:, 0], np.arange(n + 1))
+    return face_ids(S, F, start)
 
 
 def _raise(lo, hi, face_ids, face_lo, face_hi):
