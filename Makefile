@@ -32,6 +32,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PIP) install -q -e ".[docs]"
+	rm -rf docs/gen_modules docs/auto_examples  # generated; stale after an API change
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:

@@ -130,8 +130,9 @@ sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],  # git-ignored
     "filename_pattern": r"/plot_",
-    # demo.py is the `make demo` command-line job, not a gallery page
-    "ignore_pattern": r"(__init__|demo)\.py",
+    # only plot_*.py are gallery pages; the other scripts (demo.py = `make demo`, scaling_out.py, ...)
+    # are command-line jobs
+    "ignore_pattern": r"(^|[/\\])(?!plot_)[^/\\]*\.py$",
     "plot_gallery": "True" if RUN_EXAMPLES else "False",
     "download_all_examples": False,
     "remove_config_comments": True,
