@@ -276,6 +276,27 @@ def _itt(preset):
                         callbacks=_cosine(40), random_state=0)
 
 
+def _mgt(preset):
+    import torch
+
+    from .featurizers import DualViewGraph
+    from .models import MGTRegressor
+
+    feat = DualViewGraph(atom_features=("faithful", "cgcnn", "element"))
+    if preset == "quick":
+        return MGTRegressor(featurizer=feat, max_epochs=3, batch_size=32, lr=3e-3, module__width=16,
+                            module__n_layers=1, module__ns=8, module__nv=4, module__angle_width=8,
+                            module__n_rbf=32, module__hidden_dim=16, random_state=0)
+    if preset == "full":  # the reference code's sizes (the estimator's defaults)
+        return MGTRegressor(featurizer=feat, criterion=torch.nn.L1Loss, max_epochs=100, callbacks=_cosine(100),
+                            random_state=0)
+    # the CPU setting of benchmarks/bench_mgt.py (docs/mgt)
+    return MGTRegressor(featurizer=feat, criterion=torch.nn.L1Loss, max_epochs=100, lr=1e-3, batch_size=32,
+                        module__width=64, module__n_layers=2, module__ns=32, module__nv=8, module__angle_width=16,
+                        module__n_rbf=64, module__hidden_dim=64, optimizer__weight_decay=1e-2,
+                        callbacks=_cosine(100), random_state=0)
+
+
 MODELS: dict[str, ModelPreset] = {
     "Dummy": ModelPreset(_dummy, "predicts the training mean", deep=False),
     "GBT": ModelPreset(_gbt, "xgboost on electron counts, symmetry and composition (Claussen et al. 2020)",
@@ -286,6 +307,8 @@ MODELS: dict[str, ModelPreset] = {
     "CCNN": ModelPreset(_ccnn, "3-D convolutions on anti-aliased voxel images (Nop et al. 2025)"),
     "Crystalformer": ModelPreset(_crystalformer, "attention over every periodic image (Taniai et al. 2024)"),
     "ITT": ModelPreset(_itt, "Interaction Topological Transformer on periodic PIH tokens (Chen, Wei et al. 2025)"),
+    "MGT": ModelPreset(_mgt, "multi-view geometric transformer: invariant + e3nn equivariant views, MoE router "
+                             "(Zhang et al. 2025)"),
 }
 
 
