@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # torch CPU wheel pinned first so no CUDA build is pulled by the `torch>=2.2` requirement.
 TORCH  ?= torch==2.13.0
+# the test run exercises the optional scale-out back-ends too (dask, ray, accelerate, arrow stores)
+EXTRAS ?= test,dask,ray,accelerate,stream
 STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-fast bench docs clean
@@ -13,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -129,7 +129,11 @@ def step_accelerate(args):
     from skcrystal.models.accelerate import AcceleratedCGNNRegressor
 
     df = load_mp_formation_energy(n_samples=args.n_accelerate, random_state=0)
-    accelerator = Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
+    import torch
+
+    # cpu=True on a machine without GPUs: accelerate then runs launched processes with gloo
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(),
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
     model = AcceleratedCGNNRegressor(accelerator=accelerator, max_epochs=args.epochs, batch_size=64,
                                      random_state=0, verbose=1)
     model.fit(df["structure"], df["formation_energy_per_atom"])

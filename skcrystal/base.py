@@ -401,9 +401,9 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _disk_cache(self):
         """The on-disk cache function (``joblib.Memory.cache``), or None without ``memory``."""
-        if self.memory is None or not self._cacheable:
+        memory = getattr(self, "memory", None)  # a subclass whose __init__ forgot it: no disk cache
+        if memory is None or not self._cacheable:
             return None
-        memory = self.memory
         if isinstance(memory, (str, os.PathLike)):
             from joblib import Memory
 
