@@ -209,8 +209,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     and ``_cache_ignore`` (parameters that do not change the result).  Every
     concrete featurizer also declares ``_parameter_constraints`` (what each
     parameter may be, checked once per ``fit``) and ``_invariances`` (the
-    symmetries its output provably has, checked by ``tests/test_invariance.py``;
-    see :doc:`/contributing`).
+    symmetries its output provably has, checked by ``tests/test_invariance.py``).
 
     Changing a parameter that shapes the output (``set_params``) after
     ``fit`` makes ``transform`` raise :class:`~sklearn.exceptions.NotFittedError`
