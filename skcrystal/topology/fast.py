@@ -299,16 +299,31 @@ def _check(val, lo, hi):
     return val
 
 
-def _alpha_codes(P, thr, cap):
-    """Certified codes of gudhi's alpha filtration of ``P``: dict with simplices, codes and in-complex flags."""
+def _alpha_codes(P, thr, cap, n_a=None, tri=None):
+    """Certified codes of gudhi's alpha filtration of ``P``: dict with simplices, codes and in-complex flags.
+
+    With ``n_a`` (an interaction pair: the first ``n_a`` points are A, the
+    others B) only the codes of the *mixed* edges and triangles (A and B
+    vertices) are certified, the ones the interaction complexes use: the
+    radii of pure simplices are not asked from gudhi (their certified
+    intervals enter the propagation and the face maxima as they are).  When
+    that leaves a mixed code uncertain, every radius is certified (the
+    full pass).
+    """
     t0 = time.perf_counter()
-    tri = _delaunay(P)
+    if tri is None:
+        tri = _delaunay(P)
     t1 = time.perf_counter()
     STATS["t_delaunay"] += t1 - t0
     if tri is None:
         raise _Fallback("triangulation")
     E, T, Tt = tri
     n = len(P)
+    if n_a is None:
+        need = {"e": np.ones(len(E), dtype=bool), "t": np.ones(len(T), dtype=bool), "tt": np.ones(len(Tt), dtype=bool)}
+    else:
+        need = {"e": (E[:, 0] < n_a) & (E[:, 1] >= n_a), "t": (T[:, 0] < n_a) & (T[:, 2] >= n_a),
+                "tt": (Tt[:, 0] < n_a) & (Tt[:, 3] >= n_a)}
     from ._kernels import propagate, tet_geometry, tri_geometry
 
     t_lo, t_hi, s_tt, err_tt = tet_geometry(P, Tt)
@@ -323,12 +338,13 @@ def _alpha_codes(P, thr, cap):
     edge_att = np.zeros(len(E), dtype=bool)
     edge_att[edge_faces_of_tri[~g_te]] = True
     t_lo, t_hi = _widen(t_lo, t_hi)
-    n_res = _resolve(P, t_lo, t_hi, np.ones(len(Tt), dtype=bool), thr, cap, Tt, None, None)
+    # a mixed triangle's cofaces are mixed tetrahedra, a mixed edge's cofaces mixed triangles
+    n_res = _resolve(P, t_lo, t_hi, need["tt"], thr, cap, Tt, None, None)
     r_lo, r_hi = _widen(r_lo, r_hi)
-    n_res += _resolve(P, r_lo, r_hi, ~tri_att, thr, cap, T, tri_faces_of_tet, Tt)
+    n_res += _resolve(P, r_lo, r_hi, ~tri_att & need["t"], thr, cap, T, tri_faces_of_tet, Tt)
     tri_lo, tri_hi, _ = propagate(r_lo, r_hi, tri_faces_of_tet, g_tt, t_lo, t_hi)
     e_lo, e_hi = _widen(*_edge_radius(P, E))
-    n_res += _resolve(P, e_lo, e_hi, ~edge_att, thr, cap, E, edge_faces_of_tri, T)
+    n_res += _resolve(P, e_lo, e_hi, ~edge_att & need["e"], thr, cap, E, edge_faces_of_tri, T)
     ed_lo, ed_hi, _ = propagate(e_lo, e_hi, edge_faces_of_tri, g_te, tri_lo, tri_hi)
     # make_filtration_non_decreasing (vertices are 0)
     ed_lo, ed_hi = np.maximum(ed_lo, 0.0), np.maximum(ed_hi, 0.0)
@@ -341,7 +357,9 @@ def _alpha_codes(P, thr, cap):
     for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi)):
         clo, chi = _codes(thr, lo), _codes(thr, hi)
         ilo, ihi = lo <= cap, hi <= cap
-        if np.any((clo != chi) | (ilo != ihi)):
+        if np.any(((clo != chi) | (ilo != ihi)) & need[name]):
+            if n_a is not None:
+                return _alpha_codes(P, thr, cap, None, tri)  # certify every radius
             raise _Fallback("uncertain after propagation")
         out[name + "_code"] = clo
         out[name + "_in"] = ilo
@@ -487,7 +505,7 @@ def alpha_pair_codes(points_a, points_b, grid, max_filtration=10.0):
     if len(P) < 4:
         return None
     try:
-        c = _alpha_codes(P, thr, float(max_filtration) ** 2)
+        c = _alpha_codes(P, thr, float(max_filtration) ** 2, n_a=na)
     except _Fallback:
         STATS["fallback"] += 1
         return None
