@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import time
-from fractions import Fraction
 
 import numpy as np
 
@@ -117,6 +116,13 @@ def _codes(thr, G):
     return np.searchsorted(thr, G, side="left")
 
 
+def _interval_codes(thr, lo, hi):
+    """Code of ``lo`` and whether ``hi`` has another one (``code(hi) != code(lo)``), with one binary search."""
+    clo = _codes(thr, lo)
+    nxt = thr[np.minimum(clo, len(thr) - 1)]
+    return clo, (clo < len(thr)) & (hi > nxt)
+
+
 def codes_to_betti(birth_codes, death_codes, m, inf_code):
     """Betti counts on ``m`` bins from bars given as codes.
 
@@ -185,21 +191,29 @@ def _edge_radius(P, E):
     return F * (1 - 16 * _U), F * (1 + 16 * _U)
 
 
-def _frac(x):
-    return Fraction(float(x))
+def _ints(P, idx):
+    """Exact integer coordinates ``P[idx] * 2**k`` (one common ``k``): the doubles' exact values, scaled.
+
+    The tests below are homogeneous polynomials in coordinate differences, so
+    their sign is that of the same polynomial in the scaled integers (Python
+    integers: exact, and much faster than ``Fraction``).
+    """
+    ratios = [float(x).as_integer_ratio() for x in P[list(idx)].ravel()]
+    k = max(d.bit_length() - 1 for _, d in ratios)  # denominators are powers of two
+    vals = [n << (k - (d.bit_length() - 1)) for n, d in ratios]
+    return [vals[3 * i : 3 * i + 3] for i in range(len(idx))]
 
 
 def _edge_in_tri_exact(P, a, b, v):
-    pa = [_frac(P[a, i]) - _frac(P[v, i]) for i in range(3)]
-    pb = [_frac(P[b, i]) - _frac(P[v, i]) for i in range(3)]
-    return sum(x * y for x, y in zip(pa, pb)) >= 0
+    A, B, V = _ints(P, (a, b, v))
+    return sum((A[i] - V[i]) * (B[i] - V[i]) for i in range(3)) >= 0
 
 
 def _tri_in_tet_exact(P, x, y, z, v):
-    X = [_frac(P[x, i]) for i in range(3)]
-    u = [_frac(P[y, i]) - X[i] for i in range(3)]
-    w = [_frac(P[z, i]) - X[i] for i in range(3)]
-    p = [_frac(P[v, i]) - X[i] for i in range(3)]
+    X, Y, Zc, W = _ints(P, (x, y, z, v))
+    u = [Y[i] - X[i] for i in range(3)]
+    w = [Zc[i] - X[i] for i in range(3)]
+    p = [W[i] - X[i] for i in range(3)]
 
     def cross(a, b):
         return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
@@ -275,8 +289,8 @@ def _widen(lo, hi):
 
 def _resolve(P, lo, hi, use, thr, cap, simplices, face_ids, coface_simplices):
     """Replace the radii whose interval straddles a grid condition (or the cap) by gudhi's own value."""
-    clo, chi = _codes(thr, lo), _codes(thr, hi)
-    bad = np.flatnonzero(use & ((clo != chi) | ((lo <= cap) != (hi <= cap))))
+    _, differ = _interval_codes(thr, lo, hi)
+    bad = np.flatnonzero(use & (differ | ((lo <= cap) != (hi <= cap))))
     if len(bad) == 0:
         return 0
     if face_ids is None:
@@ -355,9 +369,9 @@ def _alpha_codes(P, thr, cap, n_a=None, tri=None):
     STATS["resolved"] += n_res
     STATS["t_values"] += time.perf_counter() - t1
     for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi)):
-        clo, chi = _codes(thr, lo), _codes(thr, hi)
+        clo, differ = _interval_codes(thr, lo, hi)
         ilo, ihi = lo <= cap, hi <= cap
-        if np.any(((clo != chi) | (ilo != ihi)) & need[name]):
+        if np.any((differ | (ilo != ihi)) & need[name]):
             if n_a is not None:
                 return _alpha_codes(P, thr, cap, None, tri)  # certify every radius
             raise _Fallback("uncertain after propagation")
