@@ -268,7 +268,8 @@ def run_cost(args):
 def _router_stats(est, X):
     w = est.router_weights(X)["se3"]
     return {"router_se3_mean": float(w.mean()), "router_se3_std": float(w.std()),
-            "router_se3_q": np.quantile(w, [0.1, 0.5, 0.9]).tolist()}
+            "router_se3_q": np.quantile(w, [0.1, 0.5, 0.9]).tolist(),
+            "router_se3": [round(float(v), 5) for v in w]}
 
 
 def run_cv(args):
