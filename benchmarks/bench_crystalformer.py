@@ -330,11 +330,12 @@ def probe(args):
     feat_s = time.perf_counter() - t0
     Ftr, Fte = F[tr], F[te]
     ytr, yte = y.to_numpy()[tr], y.to_numpy()[te]
-    curve = []
+    curve, cpu = [], []
 
     class HeldOut(Callback):
         def on_epoch_end(self, net, **kw):
             ep = len(net.history)
+            cpu.append(time.process_time())
             if ep % args.eval_every == 0 or ep == args.epochs:
                 p = net.predict(Fte)
                 mae = float(np.mean(np.abs(p - yte)))
@@ -342,10 +343,17 @@ def probe(args):
                 print(f"  epoch {ep}: held-out MAE {mae:.4f}  (train L1 {curve[-1][2]:.4f}, "
                       f"{net.history[-1, 'dur']:.1f} s/epoch)", flush=True)
 
+    callbacks = [("heldout", HeldOut())]
+    decay = args.decay
+    if args.schedule == "cosine":
+        from skorch.callbacks import LRScheduler
+
+        callbacks.insert(0, ("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=args.epochs)))
+        decay = None
     params = dict(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, random_state=0,
                   module__d_model=args.d_model, module__n_layers=args.n_layers, module__n_heads=args.n_heads,
-                  module__ffn_dim=4 * args.d_model, swa_epochs=args.swa, lr_decay_steps=args.decay,
-                  callbacks=[("heldout", HeldOut())], verbose=0)
+                  module__ffn_dim=4 * args.d_model, swa_epochs=args.swa, lr_decay_steps=decay,
+                  callbacks=callbacks, verbose=0)
     if args.value_gaussians is not None:
         params["module__n_value_gaussians"] = args.value_gaussians
     model = CrystalformerRegressor(**params)
@@ -358,6 +366,7 @@ def probe(args):
     print(f"{args.frame} fold {args.fold}: final (SWA) MAE {final:.4f}, fit {fit_s:.0f} s", flush=True)
     rec = {"conditions": _conditions(), "config": vars(args), "n": len(y), "n_train": len(tr), "featurize_s": feat_s,
            "fit_s": fit_s, "epoch_s": [float(d) for d in model.history[:, "dur"]], "curve": curve,
+           "epoch_cpu_s": np.diff(cpu).tolist(), "cpu_s": time.process_time(),
            "final_mae": final, "peak_rss_mb": _peak_mb()}
     path = RESULTS / f"bench_crystalformer_probe_{args.tag}.json"
     path.write_text(json.dumps(rec, indent=1, default=str))
@@ -397,6 +406,7 @@ def main(argv=None):
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--lr", type=float, default=5e-4)
     s.add_argument("--decay", type=float, default=4000)
+    s.add_argument("--schedule", choices=["inverse_sqrt", "cosine"], default="inverse_sqrt")
     s.add_argument("--swa", type=float, default=0.1)
     s.add_argument("--cutoff", type=float, default=7.0)
     s.add_argument("--d-model", type=int, default=128)

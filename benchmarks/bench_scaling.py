@@ -111,7 +111,7 @@ def part_featurize(args):
                        **_machine())
             print(row, flush=True)
             rows.append(row)
-    _save("featurize", rows)
+            _save("featurize", rows)  # incrementally: a killed run still leaves its rows
 
 
 # --------------------------------------------------------------------- cache
@@ -140,7 +140,7 @@ def part_cache(args):
                    disk_bytes_per_structure=size / len(X), **_machine())
         print(row, flush=True)
         rows.append(row)
-    _save("cache", rows)
+        _save("cache", rows)
 
 
 # -------------------------------------------------------------------- stream
@@ -258,12 +258,62 @@ def part_epoch(args):
             _save("epoch", rows)
 
 
+# -------------------------------------------------------------------- report
+def report():
+    """Markdown tables of every part measured so far -> benchmarks/results/scaling.md."""
+    lines = ["# Scaling out (issue #15)", "",
+             "Written by `python benchmarks/bench_scaling.py --report` from `scaling_<part>.json`; "
+             "`load` is the 1-minute load average of the (shared, 2-core) machine when the row was measured.", ""]
+
+    def load(part):
+        path = RESULTS / f"scaling_{part}.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    rows = load("featurize")
+    if rows:
+        lines += ["## Featurization throughput (structures/s)", "",
+                  "| featurizer | engine | workers | n | cold (/s) | warm (/s) | cluster start (s) | load |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['featurizer']} | {r['engine']} | {r['workers']} | {r['n']} | {r['cold_per_s']:.1f} | "
+                  f"{r['warm_per_s']:.1f} | {r['cluster_start_s']:.1f} | {r['load']:.1f} |" for r in rows]
+        lines.append("")
+    rows = load("cache")
+    if rows:
+        lines += ["## Disk cache (`memory=`): miss vs hit", "",
+                  "| featurizer | n | no cache (s) | miss: compute + write (s) | hit: read (s) | speed-up | "
+                  "disk per structure (kB) | load |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['featurizer']} | {r['n']} | {r['no_cache_s']:.2f} | {r['miss_s']:.2f} | {r['hit_s']:.2f} | "
+                  f"{r['no_cache_s'] / r['hit_s']:.0f}x | {r['disk_bytes_per_structure'] / 1e3:.1f} | {r['load']:.1f} |"
+                  for r in rows]
+        lines.append("")
+    rows = load("stream")
+    if rows:
+        lines += ["## Streaming: peak memory vs frame size", "",
+                  "| featurizer | mode | structures | baseline RSS (MB) | peak RSS (MB) | peak - baseline (MB) | "
+                  "time (s) | /s | store on disk (MB) | load |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['featurizer']} | {r['mode']} | {r['n']} | {r['baseline_rss_mb']:.0f} | {r['peak_rss_mb']:.0f} | "
+                  f"{r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} | {r['seconds']:.0f} | {r['per_s']:.0f} | "
+                  f"{r['disk_mb']:.0f} | {r['load']:.1f} |" for r in rows]
+        lines.append("")
+    rows = load("epoch")
+    if rows:
+        lines += ["## Epoch time through Accelerate (CGNN defaults, CPU)", "",
+                  "| processes | threads each | structures | median epoch (s) | fit (s) | load |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['processes']} | {r['threads']} | {r['n']} | {r['median_epoch_s']:.1f} | {r['fit_s']:.0f} | "
+                  f"{r['load']:.1f} |" for r in rows]
+        lines.append("")
+    (RESULTS / "scaling.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 PARTS = {"featurize": part_featurize, "cache": part_cache, "stream": part_stream, "epoch": part_epoch}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", action="append", default=[], choices=sorted(PARTS))
+    ap.add_argument("--report", action="store_true", help="write benchmarks/results/scaling.md")
     ap.add_argument("--n-graph", type=int, default=2000, help="MP cells for CrystalGraph")
     ap.add_argument("--n-pih", type=int, default=300, help="MP cells for PIH")
     ap.add_argument("--stream-featurizers", nargs="+", default=["CrystalGraph", "FaithfulFeaturizer"])
@@ -283,6 +333,8 @@ def main():
         return _child_stream(name, int(n), mode, d)
     for p in args.part:
         PARTS[p](args)
+    if args.report:
+        report()
 
 
 if __name__ == "__main__":

@@ -209,8 +209,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     and ``_cache_ignore`` (parameters that do not change the result).  Every
     concrete featurizer also declares ``_parameter_constraints`` (what each
     parameter may be, checked once per ``fit``) and ``_invariances`` (the
-    symmetries its output provably has, checked by ``tests/test_invariance.py``;
-    see :doc:`/contributing`).
+    symmetries its output provably has, checked by ``tests/test_invariance.py``).
 
     Changing a parameter that shapes the output (``set_params``) after
     ``fit`` makes ``transform`` raise :class:`~sklearn.exceptions.NotFittedError`
@@ -401,9 +400,9 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _disk_cache(self):
         """The on-disk cache function (``joblib.Memory.cache``), or None without ``memory``."""
-        if self.memory is None or not self._cacheable:
+        memory = getattr(self, "memory", None)  # a subclass whose __init__ forgot it: no disk cache
+        if memory is None or not self._cacheable:
             return None
-        memory = self.memory
         if isinstance(memory, (str, os.PathLike)):
             from joblib import Memory
 

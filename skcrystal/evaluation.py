@@ -38,6 +38,15 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
 
 
+def _take(X, idx):
+    """Rows ``idx`` of a frame, an array (features or graphs) or a list."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
+        return X[idx]
+    return [X[i] for i in idx]
+
+
 def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fold_callback=None):
     """Score each model on the same folds, keeping out-of-fold predictions and timings.
 
@@ -79,8 +88,7 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
             if wanted is not None and fold not in wanted:
                 continue
             est = clone(model)
-            Xtr = X.iloc[tr] if hasattr(X, "iloc") else [X[i] for i in tr]
-            Xte = X.iloc[te] if hasattr(X, "iloc") else [X[i] for i in te]
+            Xtr, Xte = _take(X, tr), _take(X, te)
             t0 = time.perf_counter()
             est.fit(Xtr, y.iloc[tr])
             t1 = time.perf_counter()

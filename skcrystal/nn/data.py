@@ -311,7 +311,8 @@ class FeatureStoreDataset(torch.utils.data.Dataset):
 
     Parameters
     ----------
-    store : FeatureStore (or rows of one, ``store[indices]``)
+    store : FeatureStore
+        The store (or rows of one, ``store[indices]``).
     y : array-like of shape (n,) or None
         Targets in store order (e.g. ``targets.loc[store.keys]``); ``None``
         yields a 0 placeholder.
