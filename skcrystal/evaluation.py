@@ -133,7 +133,7 @@ def parity_plot(y, oof, path, unit="", title=None):
     import matplotlib.pyplot as plt
 
     names = list(oof.columns)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.2 * len(names), 5.0), 4.2), squeeze=False)
     y = np.asarray(y, dtype=float)
     lo, hi = np.nanmin(y), np.nanmax(y)
     for ax, name in zip(axes[0], names):
@@ -146,11 +146,18 @@ def parity_plot(y, oof, path, unit="", title=None):
         ax.set_title(f"{name}: MAE {mae:.3f} {unit}".strip())
         ax.set_aspect("equal", adjustable="box")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _suptitle(fig, title):
+    """Figure title wrapped to the figure's width (a one-panel figure would clip a long title)."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, max(30, int(fig.get_figwidth() * 9))), fontsize=11)
 
 
 def training_curve(estimator):
@@ -225,7 +232,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
     from matplotlib.ticker import MaxNLocator
 
     names = list(curves)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.6 * len(names), 5.0), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         for k, c in enumerate(curves[name]):
             c = np.asarray(c, dtype=float)
@@ -248,7 +255,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
         if 1 < len(curves[name]) <= 10:
             ax.legend(fontsize=7, loc="upper right")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
