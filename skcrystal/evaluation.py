@@ -33,6 +33,20 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     ``KFold(5, shuffle=True, random_state=0)`` on frames loaded with
     ``load_*(n_samples=n, random_state=0)``: the same folds as
     ``benchmarks/bench_graph.py`` and ``benchmarks/bench_voxel.py``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds.
+    classification : bool, default=False
+        Stratify the folds by class.
+    random_state : int, default=0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    KFold or StratifiedKFold
+        The splitter.
     """
     cls = StratifiedKFold if classification else KFold
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
@@ -112,7 +126,21 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
 
 
 def results_table(results, floatfmt=".4f"):
-    """Mean ± std over folds per model, as a markdown table string."""
+    """Mean ± std over folds per model, as a markdown table string.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Per-fold results of :func:`cross_validate_models` (columns ``model``,
+        ``mae`` or ``accuracy``, ``fit_s``, ``predict_s``).
+    floatfmt : str, default=".4f"
+        Format of the metric.
+
+    Returns
+    -------
+    str
+        The markdown table.
+    """
     metric = "mae" if "mae" in results.columns else "accuracy"
     g = results.groupby("model", sort=False)
     lines = [f"| model | {metric} (mean ± std) | fit time / fold (s) | predict time / fold (s) |",
@@ -126,7 +154,26 @@ def results_table(results, floatfmt=".4f"):
 
 
 def parity_plot(y, oof, path, unit="", title=None):
-    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``."""
+    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The true values.
+    oof : DataFrame
+        Out-of-fold predictions, one column per model.
+    path : str or Path
+        Where the PNG goes.
+    unit : str, default=""
+        Unit of the target, for the axis labels.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    str or Path
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
