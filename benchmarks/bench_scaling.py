@@ -111,7 +111,7 @@ def part_featurize(args):
                        **_machine())
             print(row, flush=True)
             rows.append(row)
-    _save("featurize", rows)
+            _save("featurize", rows)  # incrementally: a killed run still leaves its rows
 
 
 # --------------------------------------------------------------------- cache
@@ -140,7 +140,7 @@ def part_cache(args):
                    disk_bytes_per_structure=size / len(X), **_machine())
         print(row, flush=True)
         rows.append(row)
-    _save("cache", rows)
+        _save("cache", rows)
 
 
 # -------------------------------------------------------------------- stream
