@@ -363,7 +363,22 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return self._transform_structures(structures, row_labels(X))
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit to the structures, then featurize them (validating only once)."""
+        """Fit to the structures, then featurize them (validating only once).
+
+        Parameters
+        ----------
+        X : DataFrame with a ``structure`` column, Series or list of Structures
+            The structures (anything :func:`~skcrystal.check_structures` accepts).
+        y : ignored
+            Present for the scikit-learn API.
+        **fit_params : dict
+            Ignored (the featurizers take no fit parameters).
+
+        Returns
+        -------
+        ndarray or DataFrame
+            Same as :meth:`transform` on ``X``.
+        """
         self._check_params()
         structures = self._validate(X)
         self._fit(structures)

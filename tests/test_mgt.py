@@ -170,6 +170,28 @@ def test_nt_xent_positives_are_the_two_views_of_one_structure():
     torch.testing.assert_close(nt_xent(z, z2), nt_xent(z2, z))
 
 
+
+def test_pretrain_contrastive_positives_are_the_views_of_one_structure(random_net_and_inputs, monkeypatch):
+    """MGTPretrainNet hands nt_xent row b = structure b in *both* views (a pairing shifted by one fails here)."""
+    import skcrystal.nn.mgt as mod
+    from skcrystal.nn.mgt import MGTPretrainNet
+
+    _, structures, feat = random_net_and_inputs
+    torch.manual_seed(0)
+    net = MGTPretrainNet(91, width=16, n_layers=1, ns=8, nv=4, angle_width=8, n_rbf=32, angle_noise=0.0,
+                         vector_noise=0.0).eval()
+    seen = []
+    monkeypatch.setattr(mod, "nt_xent", lambda z1, z2, temperature=0.1: seen.append((z1, z2)) or nt_xent(z1, z2))
+    with torch.no_grad():
+        loss = net(**collate_dual_views(list(feat.fit_transform(structures)[:, 0])))["contrastive"]
+        (z1, z2), = seen
+        for b, s in enumerate(structures):
+            own_se3, own_so3 = net.backbone(**collate_dual_views(list(feat.fit_transform([s])[:, 0])))
+            torch.testing.assert_close(z1[b], own_se3[0], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(z2[b], own_so3[0], atol=1e-5, rtol=1e-4)
+    assert not torch.isclose(loss, nt_xent(z1, z2.roll(1, 0)))
+
+
 # ----------------------------------------------------------------------------- estimators
 def test_regressor_learns_and_router_weights(frame):
     X, y = frame["structure"], frame["y"]
