@@ -245,7 +245,7 @@ def _tp_cost(args):
 def run_cost(args):
     record = {"section": "cost", "conditions": _conditions(), "config": vars(args), "rows": []}
     argv = sys.argv[2:]
-    for frame in ("perovskites", "mp_e_form"):
+    for frame in args.cost_frames.split(","):
         for name in ("cgnn", "mgt_cpu", "mgt_reference"):
             code = _COST_CHILD.format(bench=str(Path(__file__).parent), section="cost", argv=argv, name=name,
                                       frame=frame, n=args.n_cost)
@@ -374,12 +374,23 @@ def run_finetune(args):
 
 
 # --------------------------------------------------------------------------- table
+def _gbt_rows():
+    """GBT/Dummy on the same rows and folds (``skcrystal.benchmark.run_benchmark``, ``bench_mgt_gbt_<frame>_n<n>.json``)."""
+    out = {}
+    for p in sorted(RESULTS.glob("bench_mgt_gbt_*_n*.json")):
+        rec = json.loads(p.read_text())
+        for frame, fr in rec["frames"].items():
+            for model, m in fr["models"].items():
+                out[(frame, fr["n"], model.lower())] = {"mae": m["mae"], "folds": m["folds"], "stem": p.stem,
+                                                        "cpu_s": m.get("cpu_s")}
+    return out
+
+
 def run_table(args):
     lines = []
-    cost = RESULTS / f"bench_mgt_cost{_tag(args)}.json"
-    if cost.exists():
+    for cost in sorted(RESULTS.glob("bench_mgt_cost*.json")):
         rec = json.loads(cost.read_text())
-        lines += ["## Cost on CPU (one thread, 256 structures, one epoch)", "",
+        lines += [f"## Cost on CPU ({cost.stem}: one thread, {rec['config']['n_cost']} structures, one epoch)", "",
                   "| frame | model | params | epoch wall (s) | epoch CPU (s) | peak RSS (MB) |", "|---|---|---|---|---|---|"]
         for r in rec["rows"]:
             lines.append(f"| {r['frame']} | {r['model']} | {r['params']:,} | {r['epoch_wall_s']:.1f} | "
@@ -393,19 +404,60 @@ def run_table(args):
     cv = {}
     for p in sorted(RESULTS.glob("bench_mgt_cv_*.jsonl")):
         for r in _done(p):
-            cv.setdefault((r["frame"], r["model"], p.stem), []).append(r)
+            cv.setdefault((r["frame"], r["n"], r["config"].get("tag", "")), {}).setdefault(r["model"], {})[
+                r["fold"]] = r
+    gbt = _gbt_rows()
     if cv:
-        lines += ["## 5-fold CV (shared folds)", "", "| frame | model | run | folds | MAE (mean ± std) | fit / fold (s) |",
-                  "|---|---|---|---|---|---|"]
-        for (frame, model, stem), rows in sorted(cv.items()):
-            m = np.array([r["mae"] for r in rows])
-            lines.append(f"| {frame} | {model} | {stem} | {len(rows)} | {m.mean():.4f} ± {m.std():.4f} | "
-                         f"{np.mean([r['fit_s'] for r in rows]):.0f} |")
+        lines += ["## CV on the shared folds (MAE on each fold's test rows)", "",
+                  "| frame | rows | epochs | model | folds | MAE (mean ± std) | per fold | fit CPU / fold (s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for (frame, n, tag), models in sorted(cv.items()):
+            for model in ("mgt", "cgnn"):
+                rows = models.get(model, {})
+                if not rows:
+                    continue
+                m = np.array([rows[k]["mae"] for k in sorted(rows)])
+                per = ", ".join(f"{rows[k]['mae']:.3f}" for k in sorted(rows))
+                ep = next(iter(rows.values()))["epochs"]
+                lines.append(f"| {frame} | {n} | {ep} | {model.upper()} | {len(rows)} | {m.mean():.4f} ± {m.std():.4f} "
+                             f"| {per} | {np.mean([r['fit_cpu_s'] for r in rows.values()]):.0f} |")
+            folds = sorted(set(models.get("mgt", {})) & set(models.get("cgnn", {})))
+            for model in ("gbt", "dummy"):
+                g = gbt.get((frame, n, model))
+                if g and folds:
+                    m = np.array([g["mae"][g["folds"].index(k)] for k in folds])
+                    per = ", ".join(f"{v:.3f}" for v in m)
+                    lines.append(f"| {frame} | {n} | – | {model.upper() if model == 'gbt' else 'Dummy'} | {len(folds)} "
+                                 f"| {m.mean():.4f} ± {m.std():.4f} | {per} | |")
+            if folds:
+                wins = sum(models["mgt"][k]["mae"] <= models["cgnn"][k]["mae"] for k in folds)
+                lines.append(f"| {frame} | {n} | | *MGT ≤ CGNN on* | | *{wins} of {len(folds)} folds* | | |")
+        lines += ["", "## Router weights per task (MGT, test rows of each CV fold; weight of the SE(3) view, the "
+                  "SO(3) view gets 1 minus it)", "",
+                  "| frame | folds | mean SE(3) weight (per fold) | 10 % / 50 % / 90 % quantile over structures |",
+                  "|---|---|---|---|"]
+        for (frame, n, tag), models in sorted(cv.items()):
+            rows = models.get("mgt", {})
+            if not rows:
+                continue
+            allw = np.concatenate([r.get("router_se3", []) for r in rows.values()])
+            q = np.quantile(allw, [0.1, 0.5, 0.9]) if len(allw) else [np.nan] * 3
+            per = ", ".join(f"{rows[k]['router_se3_mean']:.2f}" for k in sorted(rows))
+            lines.append(f"| {frame} | {len(rows)} | {np.mean([r['router_se3_mean'] for r in rows.values()]):.3f} "
+                         f"({per}) | {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} |")
         lines.append("")
-    ft = RESULTS / f"bench_mgt_finetune{_tag(args)}.jsonl"
-    if ft.exists():
+    for pre in sorted(RESULTS.glob("bench_mgt_pretrain*.json")):
+        rec = json.loads(pre.read_text())
+        h = rec["history"]
+        lines += [f"## Pretraining ({pre.stem}: {rec['n_structures']} unlabeled structures, "
+                  f"{len(h['train_loss'])} epochs, {rec['fit_cpu_s']:.0f} s CPU)", "",
+                  "| loss term | first epoch | last epoch |", "|---|---|---|"]
+        for k in ("train_loss", "train_contrastive", "train_angle", "train_vector"):
+            lines.append(f"| {k[6:]} | {h[k][0]:.4f} | {h[k][-1]:.4f} |")
+        lines.append("")
+    for ft in sorted(RESULTS.glob("bench_mgt_finetune*.jsonl")):
         rows = _done(ft)
-        lines += ["## Scratch vs pretrained (fold 0; MAE on the fold's test rows)", "",
+        lines += [f"## Scratch vs pretrained ({ft.stem}; fold 0, MAE on the fold's test rows)", "",
                   "| frame | labels | n_train | scratch | pretrained | SE(3) weight scratch | SE(3) weight pretrained |",
                   "|---|---|---|---|---|---|---|"]
         keyed = {(r["frame"], r["fraction"], r["start"]): r for r in rows}
@@ -415,6 +467,7 @@ def run_table(args):
             lines.append(f"| {frame} | {frac:.0%} | {(s or p)['n_train']} | {fmt(s, 'mae', '.4f')} | "
                          f"{fmt(p, 'mae', '.4f')} | {fmt(s, 'router_se3_mean', '.3f')} | "
                          f"{fmt(p, 'router_se3_mean', '.3f')} |")
+        lines.append("")
     out = RESULTS / "bench_mgt.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -432,6 +485,7 @@ def parse(argv=None):
     p.add_argument("--model", default="mgt", choices=["mgt", "cgnn"])
     p.add_argument("--n", type=int, default=-1, help="rows per frame (0 = all; default: SIZES)")
     p.add_argument("--n-cost", type=int, default=256)
+    p.add_argument("--cost-frames", default="perovskites,mp_e_form")
     p.add_argument("--fold-ids", default="")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)

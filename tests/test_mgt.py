@@ -208,12 +208,20 @@ def test_regressor_learns_and_router_weights(frame):
     assert m.citations() and "2507.15303" in m.citations()[0]
 
 
+def _integer_shift(structure, seed=0):
+    """The same crystal with every site moved by a whole lattice vector (fractional coordinates not wrapped)."""
+    shift = np.random.RandomState(seed).randint(-2, 3, size=(len(structure), 3))
+    moved = Structure(structure.lattice, structure.species, structure.frac_coords + shift)
+    assert np.abs(moved.frac_coords - structure.frac_coords).max() >= 1
+    return moved
+
+
 def test_estimator_invariances_and_pickle(frame):
     X = list(frame["structure"].iloc[[0, 13, 20]])
     m = _fit(MGTRegressor(**TINY), frame["structure"], frame["y"])
     base = m.predict(X)
     for moved in ([rotate(s, 5) for s in X], [translate(s) for s in X], [permute(s, 2) for s in X],
-                  [s * (1, 2, 1) for s in X]):
+                  [s * (1, 2, 1) for s in X], [_integer_shift(s) for s in X]):
         np.testing.assert_allclose(m.predict(moved), base, rtol=1e-4, atol=1e-5)
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_allclose(m2.predict(X), base, rtol=1e-6)
@@ -328,3 +336,13 @@ def test_two_targets_one_output_each(frame):
     Y = np.stack([frame["y"].to_numpy(), 2 * frame["y"].to_numpy()], axis=1)
     m = _fit(MGTRegressor(**{**TINY, "max_epochs": 1}), frame["structure"], Y)
     assert m.module_dims_["n_outputs"] == 2 and m.predict(frame["structure"]).shape == (len(frame), 2)
+
+
+def test_pretrainer_embedding_invariances(pretrainer, perovskites):
+    """MGTPretrainer's transform claims the same invariances as the models: each is checked on real cells."""
+    X = list(perovskites["structure"].iloc[:4])
+    base = pretrainer.transform(X)
+    assert np.abs(base).max() > 1e-3
+    for moved in ([rotate(s, 3) for s in X], [translate(s) for s in X], [permute(s, 1) for s in X],
+                  [_integer_shift(s, 1) for s in X], [s * (2, 1, 1) for s in X]):
+        np.testing.assert_allclose(pretrainer.transform(moved), base, rtol=1e-4, atol=1e-5)
