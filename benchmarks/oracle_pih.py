@@ -146,6 +146,10 @@ def summary(log=LOG):
             "fast_s_median": float(np.median(fast)) if fast else None,
             "gudhi_s_median": float(np.median(gudhi)) if gudhi else None,
             "ratio_of_totals": float(sum(gudhi) / sum(fast)) if fast else None,
+            "ratio_median": float(np.median(np.array(gudhi) / np.array(fast))) if fast else None,
+            "ratio_min_max": [float(min(np.array(gudhi) / np.array(fast))), float(max(np.array(gudhi) / np.array(fast)))]
+            if fast else None,
+            "fast_s_max": float(max(fast)) if fast else None,
         }
     out["load_avg_range"] = [min(r["load"] for r in rows), max(r["load"] for r in rows)] if rows else None
     (log.parent / "oracle_pih.json").write_text(json.dumps(out, indent=1))
