@@ -10,6 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "audit",
     "base",
     "benchmark",
     "cli",
@@ -21,6 +22,7 @@ _SUBMODULES = (
     "io",
     "models",
     "nn",
+    "streaming",
     "topology",
     "utils",
 )

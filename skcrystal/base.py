@@ -209,8 +209,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     and ``_cache_ignore`` (parameters that do not change the result).  Every
     concrete featurizer also declares ``_parameter_constraints`` (what each
     parameter may be, checked once per ``fit``) and ``_invariances`` (the
-    symmetries its output provably has, checked by ``tests/test_invariance.py``;
-    see :doc:`/contributing`).
+    symmetries its output provably has, checked by ``tests/test_invariance.py``).
 
     Changing a parameter that shapes the output (``set_params``) after
     ``fit`` makes ``transform`` raise :class:`~sklearn.exceptions.NotFittedError`
@@ -364,7 +363,22 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return self._transform_structures(structures, row_labels(X))
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit to the structures, then featurize them (validating only once)."""
+        """Fit to the structures, then featurize them (validating only once).
+
+        Parameters
+        ----------
+        X : DataFrame with a ``structure`` column, Series or list of Structures
+            The structures (anything :func:`~skcrystal.check_structures` accepts).
+        y : ignored
+            Present for the scikit-learn API.
+        **fit_params : dict
+            Ignored (the featurizers take no fit parameters).
+
+        Returns
+        -------
+        ndarray or DataFrame
+            Same as :meth:`transform` on ``X``.
+        """
         self._check_params()
         structures = self._validate(X)
         self._fit(structures)
@@ -401,9 +415,9 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _disk_cache(self):
         """The on-disk cache function (``joblib.Memory.cache``), or None without ``memory``."""
-        if self.memory is None or not self._cacheable:
+        memory = getattr(self, "memory", None)  # a subclass whose __init__ forgot it: no disk cache
+        if memory is None or not self._cacheable:
             return None
-        memory = self.memory
         if isinstance(memory, (str, os.PathLike)):
             from joblib import Memory
 
@@ -530,7 +544,12 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         # a few slices per worker keeps the bar moving and balances uneven cells
         n_slices = min(len(inputs), max(1, n_workers * 4))
         slices = list(gen_even_slices(len(inputs), n_slices))
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
+        from joblib.parallel import get_active_backend
+
+        # results stream back slice by slice (the bar moves) where the backend can; Ray's
+        # joblib backend cannot, so there the bar advances when every slice is back
+        streams = getattr(get_active_backend()[0], "supports_return_generator", False)
+        gen = Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
             delayed(_run_chunk)(self, inputs[sl], start + sl.start) for sl in slices
         )
         for sl, (res, err) in zip(slices, gen):

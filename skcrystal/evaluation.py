@@ -33,9 +33,32 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     ``KFold(5, shuffle=True, random_state=0)`` on frames loaded with
     ``load_*(n_samples=n, random_state=0)``: the same folds as
     ``benchmarks/bench_graph.py`` and ``benchmarks/bench_voxel.py``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds.
+    classification : bool, default=False
+        Stratify the folds by class.
+    random_state : int, default=0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    KFold or StratifiedKFold
+        The splitter.
     """
     cls = StratifiedKFold if classification else KFold
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
+
+
+def _take(X, idx):
+    """Rows ``idx`` of a frame, an array (features or graphs) or a list."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
+        return X[idx]
+    return [X[i] for i in idx]
 
 
 def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fold_callback=None):
@@ -79,8 +102,7 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
             if wanted is not None and fold not in wanted:
                 continue
             est = clone(model)
-            Xtr = X.iloc[tr] if hasattr(X, "iloc") else [X[i] for i in tr]
-            Xte = X.iloc[te] if hasattr(X, "iloc") else [X[i] for i in te]
+            Xtr, Xte = _take(X, tr), _take(X, te)
             t0 = time.perf_counter()
             est.fit(Xtr, y.iloc[tr])
             t1 = time.perf_counter()
@@ -104,7 +126,21 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
 
 
 def results_table(results, floatfmt=".4f"):
-    """Mean ± std over folds per model, as a markdown table string."""
+    """Mean ± std over folds per model, as a markdown table string.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Per-fold results of :func:`cross_validate_models` (columns ``model``,
+        ``mae`` or ``accuracy``, ``fit_s``, ``predict_s``).
+    floatfmt : str, default=".4f"
+        Format of the metric.
+
+    Returns
+    -------
+    str
+        The markdown table.
+    """
     metric = "mae" if "mae" in results.columns else "accuracy"
     g = results.groupby("model", sort=False)
     lines = [f"| model | {metric} (mean ± std) | fit time / fold (s) | predict time / fold (s) |",
@@ -118,14 +154,33 @@ def results_table(results, floatfmt=".4f"):
 
 
 def parity_plot(y, oof, path, unit="", title=None):
-    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``."""
+    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The true values.
+    oof : DataFrame
+        Out-of-fold predictions, one column per model.
+    path : str or Path
+        Where the PNG goes.
+    unit : str, default=""
+        Unit of the target, for the axis labels.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    str or Path
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(oof.columns)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.2 * len(names), 5.0), 4.2), squeeze=False)
     y = np.asarray(y, dtype=float)
     lo, hi = np.nanmin(y), np.nanmax(y)
     for ax, name in zip(axes[0], names):
@@ -138,11 +193,18 @@ def parity_plot(y, oof, path, unit="", title=None):
         ax.set_title(f"{name}: MAE {mae:.3f} {unit}".strip())
         ax.set_aspect("equal", adjustable="box")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _suptitle(fig, title):
+    """Figure title wrapped to the figure's width (a one-panel figure would clip a long title)."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, max(30, int(fig.get_figwidth() * 9))), fontsize=11)
 
 
 def training_curve(estimator):
@@ -217,7 +279,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
     from matplotlib.ticker import MaxNLocator
 
     names = list(curves)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.6 * len(names), 5.0), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         for k, c in enumerate(curves[name]):
             c = np.asarray(c, dtype=float)
@@ -240,7 +302,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
         if 1 < len(curves[name]) <= 10:
             ax.legend(fontsize=7, loc="upper right")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -518,7 +518,7 @@ def list_datasets():
     Examples
     --------
     >>> from skcrystal.datasets import list_datasets
-    >>> list_datasets().loc["perovskites", "rows"]
+    >>> int(list_datasets().loc["perovskites", "rows"])
     7572
     """
     cols = ["loader", "rows", "targets", "units", "source"]

@@ -3,8 +3,10 @@
 from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
+from .crystalformer import CrystalformerClassifier, CrystalformerRegressor
 from .gbt import GBTClassifier, GBTRegressor
 from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
+from .mgt import MGTClassifier, MGTPretrainer, MGTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -14,11 +16,16 @@ __all__ = [
     "CGNNRegressor",
     "CCNNClassifier",
     "CCNNRegressor",
+    "CrystalformerClassifier",
+    "CrystalformerRegressor",
     "GBTClassifier",
     "GBTRegressor",
     "ITTClassifier",
     "ITTPretrainer",
     "ITTRegressor",
+    "MGTClassifier",
+    "MGTPretrainer",
+    "MGTRegressor",
     "NNNClassifier",
     "NNNRegressor",
 ]

@@ -99,6 +99,11 @@ class _DeviceParameter:
         obj.__dict__["device"] = value
 
 
+def _is_store(X):
+    """A :class:`skcrystal.streaming.FeatureStore` (or rows of one): read from disk item by item."""
+    return hasattr(X, "failed") and hasattr(X, "kind") and hasattr(X, "keys")
+
+
 def _n_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
@@ -106,7 +111,7 @@ def _n_rows(X):
 def _take(X, idx):
     if isinstance(X, (pd.DataFrame, pd.Series)):
         return X.iloc[idx]
-    if isinstance(X, np.ndarray):
+    if isinstance(X, np.ndarray) or _is_store(X):
         return X[idx]
     return [X[i] for i in idx]
 
