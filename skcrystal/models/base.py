@@ -53,6 +53,7 @@ from numbers import Integral, Real
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
+from ..utils._docstring import NETWORK_PARAMS, Substitution
 from ..utils._param_validation import HasMethods, Interval, Options, Pattern, StrOptions, validate_parameter_constraints
 from ..utils.validation import check_target
 from ._input import featurize_input
@@ -159,12 +160,21 @@ class CrystalNetMixin:
         ],
     }
 
+    def citations(self):
+        """Return the references of the method this model implements.
+
+        Returns
+        -------
+        list of str
+        """
+        return list(getattr(self, "_citations", ()))
+
     def _get_param_names(self):
         # skorch lists its private bookkeeping (``_params_to_validate``) as a parameter; keep it out
         return [k for k in super()._get_param_names() if not k.startswith("_")]
 
     def get_params(self, deep=True, **kwargs):
-        """Parameters of the estimator (``device`` as given, e.g. ``"auto"``, not resolved).
+        """Get the parameters of the estimator (``device`` as given, e.g. ``"auto"``, not resolved).
 
         Parameters
         ----------
@@ -281,7 +291,20 @@ class CrystalNetMixin:
         self.torch_generator_ = torch.Generator().manual_seed(seed)
 
     def get_iterator(self, dataset, training=False):
-        """skorch's iterator, with the DataLoader shuffling seeded from ``random_state``."""
+        """Build skorch's iterator, with the DataLoader shuffling seeded from ``random_state``.
+
+        Parameters
+        ----------
+        dataset : torch Dataset
+            The data.
+        training : bool, default=False
+            Training iterator (``iterator_train__*``, seeded shuffling) or not.
+
+        Returns
+        -------
+        torch.utils.data.DataLoader
+            The iterator.
+        """
         if training:
             kwargs = self.get_params_for("iterator_train")
             iterator = self.iterator_train
@@ -297,7 +320,22 @@ class CrystalNetMixin:
         return iterator(dataset, **kwargs)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out ``validation_fraction`` (seeded) when early stopping is on."""
+        """Split off ``validation_fraction`` (seeded) when early stopping is on.
+
+        Parameters
+        ----------
+        X : featurized input
+            Training input.
+        y : array-like or None, default=None
+            Encoded targets.
+        **fit_params
+            Passed to skorch's split.
+
+        Returns
+        -------
+        dataset_train, dataset_valid : torch Dataset
+            ``dataset_valid`` is None without a split.
+        """
         if self.train_split is None and self.early_stopping:
             split = ValidSplit(
                 self.validation_fraction,
@@ -309,7 +347,13 @@ class CrystalNetMixin:
         return super().get_split_datasets(X, y, **fit_params)
 
     def get_default_callbacks(self):
-        """skorch's default callbacks plus early stopping / gradient clipping when asked."""
+        """Return skorch's default callbacks plus early stopping / gradient clipping when asked.
+
+        Returns
+        -------
+        list of (str, Callback)
+            The callbacks.
+        """
         callbacks = list(super().get_default_callbacks())
         # skorch also calls this from set_params; invalid values are reported by fit, not here
         try:
@@ -329,7 +373,13 @@ class CrystalNetMixin:
         return callbacks
 
     def initialize_module(self):
-        """Instantiate the module with the user's ``module__*`` and the data-derived sizes."""
+        """Instantiate the module with the user's ``module__*`` and the data-derived sizes.
+
+        Returns
+        -------
+        self
+            The estimator, with ``module_`` set.
+        """
         kwargs = self.get_params_for("module")
         kwargs.update(getattr(self, "module_dims_", {}))
         self.module_ = self.initialized_instance(self.module, kwargs)
@@ -384,7 +434,24 @@ class CrystalNetMixin:
         return self
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue training for ``max_epochs`` more epochs on the same kind of input."""
+        """Continue training for ``max_epochs`` more epochs on the same kind of input.
+
+        Parameters
+        ----------
+        X : structures or features, like in ``fit``
+            Training input.
+        y : array-like of shape (n_samples,)
+            Targets.
+        classes : ignored
+            Present for API compatibility.
+        **fit_params
+            Passed to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
         if fit_params.get("_routing_method") == "fit":
             # skorch's own fit() calls partial_fit with data this class already prepared
             return super().partial_fit(X, y, **fit_params)
@@ -414,6 +481,7 @@ class CrystalNetMixin:
         return out.detach().cpu().numpy(), bad, n
 
 
+@Substitution(**NETWORK_PARAMS)
 class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
     """skorch regressor base: standardised 1-D targets in and out.
 
@@ -433,9 +501,14 @@ class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
         Hold-out used when ``early_stopping`` is set and ``train_split`` is None.
     gradient_clipping : float or None, default=None
         Clip the gradient norm to this value.
+    criterion : torch loss class, default=torch.nn.MSELoss
+        The training loss (on standardised targets).
+    train_split : callable or None, default=None
+        skorch's internal validation split; ``None``: none unless ``early_stopping``.
+    %(device)s
     **kwargs
         Any skorch ``NeuralNetRegressor`` parameter (``max_epochs``, ``lr``,
-        ``batch_size``, ``optimizer``, ``module__*``, ``callbacks``, ``device``…).
+        ``batch_size``, ``optimizer``, ``module__*``, ``callbacks``…).
     """
 
     _regression = True
@@ -495,6 +568,7 @@ class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
         return pred
 
 
+@Substitution(**NETWORK_PARAMS)
 class CrystalNetClassifier(CrystalNetMixin, NeuralNetClassifier):
     """skorch classifier base: any hashable labels in, the same labels out.
 
@@ -504,6 +578,11 @@ class CrystalNetClassifier(CrystalNetMixin, NeuralNetClassifier):
         The (uninstantiated) network; it returns logits.
     featurizer, random_state, early_stopping, validation_fraction, gradient_clipping
         As in :class:`CrystalNetRegressor`.
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        The training loss (on logits).
+    train_split : callable or None, default=None
+        skorch's internal validation split; ``None``: none unless ``early_stopping``.
+    %(device)s
     **kwargs
         Any skorch ``NeuralNetClassifier`` parameter.
     """
