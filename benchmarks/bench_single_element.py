@@ -37,7 +37,9 @@ def _model(name, epochs, setting):
     kw = dict(random_state=0)
     if epochs:
         kw["max_epochs"] = epochs
-    if setting and setting != "default":
+    if setting == "uncalibrated":  # BatchNorm with the running statistics of training (the former default)
+        kw["callbacks__batchnorm_stats"] = None
+    elif setting and setting != "default":
         kw["module__norm"] = None if setting == "none" else setting
     return getattr(M, name)(**kw)
 
@@ -50,7 +52,8 @@ def main(argv=None):
     ap.add_argument("--rattle", type=float, default=0.03)
     ap.add_argument("--epochs", type=int, default=0, help="0: each model's default")
     ap.add_argument("--models", default="CGNNRegressor")
-    ap.add_argument("--settings", default="default", help="CGNN norm: default,batch,layer,none")
+    ap.add_argument("--settings", default="default",
+                    help="default, uncalibrated (no BatchNorm recalibration), or a CGNN norm: batch,layer,none")
     ap.add_argument("--folds", type=int, default=5, help="folds run (of 5)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="run")
