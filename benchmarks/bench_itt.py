@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -149,8 +150,10 @@ def cmd_tokens(args):
 #: The ITT of the reference code (the estimators' defaults) and the reduced one the CPU benchmarks train.
 ITT_FULL = dict(module__hidden=256, module__n_layers=8, module__n_heads=8, module__ffn=1024, module__atom_fea_len=128,
                 module__n_conv=4)
-ITT_BENCH = dict(module__hidden=128, module__n_layers=4, module__n_heads=4, module__ffn=512, module__atom_fea_len=64,
+ITT_BENCH = dict(module__hidden=64, module__n_layers=3, module__n_heads=4, module__ffn=256, module__atom_fea_len=48,
                  module__n_conv=3)
+#: pretraining data: every structure of the CoRE MOF subset + the other bundled frames (unlabeled)
+PRETRAIN_FRAMES = ("coremof", "mofs", "perovskites", "mp")
 
 
 def _peak_rss_mb():
@@ -178,12 +181,12 @@ def cmd_epoch(args):
         est = ITTRegressor(max_epochs=1, batch_size=32, random_state=0, **cfg)
     rss0 = _peak_rss_mb()
     est.fit(X, y)  # warm-up epoch (allocations)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     est.partial_fit(X, y)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     n_params = sum(p.numel() for p in est.module_.parameters())
-    row = {"config": args.config, "n_structures": n, "batch_size": 32, "seconds_per_epoch": dt,
-           "seconds_per_structure": dt / n, "parameters": int(n_params), "peak_rss_mb": _peak_rss_mb(),
+    row = {"config": args.config, "n_structures": n, "batch_size": 32, "wall_s": dt, "cpu_s": cpu,
+           "cpu_s_per_structure": cpu / n, "load_avg": os.getloadavg()[0], "parameters": int(n_params), "peak_rss_mb": _peak_rss_mb(),
            "rss_before_mb": rss0, "atom_tokens_mean": float(np.mean([t.n_groups for t in tokens.iloc[:n]])),
            "atoms_mean": float(np.mean([t.graph.n_atoms for t in tokens.iloc[:n]]))}
     print(json.dumps(row), flush=True)
@@ -195,22 +198,22 @@ def cmd_epoch(args):
 BACKBONE = CACHE / "itt_backbone_coremof.pt"
 
 
-def _itt_common(args):
+def _itt_common(args, lr=None):
     from skorch.callbacks import LRScheduler
 
     epochs = args.epochs
-    return dict(max_epochs=epochs, lr=args.lr, batch_size=32, random_state=0,
+    return dict(max_epochs=epochs, lr=lr or args.lr, batch_size=32, random_state=0,
                 callbacks=[("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))])
 
 
 def cmd_pretrain(args):
-    """Masked-token pretraining on every CoRE MOF of the benchmark + the extra CoRE MOFs + the bundled MOFs."""
+    """Masked-token pretraining on the CoRE MOF subset + the other bundled frames (no labels)."""
     import torch
 
     from skcrystal.models import ITTPretrainer
 
     torch.set_num_threads(1)
-    parts = [load_tokens(f) for f in ("coremof", "coremof_extra", "mofs")]
+    parts = [load_tokens(f) for f in PRETRAIN_FRAMES]
     X = np.concatenate([p.to_numpy() for p in parts])
     print(f"pretraining on {len(X)} structures ({[len(p) for p in parts]})", flush=True)
     from skorch.callbacks import LRScheduler
@@ -222,7 +225,7 @@ def cmd_pretrain(args):
     pre.fit(X)
     dt = time.perf_counter() - t0
     pre.save_backbone(BACKBONE)
-    row = {"n_structures": len(X), "parts": [len(p) for p in parts], "epochs": args.epochs, "lr": args.lr,
+    row = {"n_structures": len(X), "parts": dict(zip(PRETRAIN_FRAMES, [len(p) for p in parts])), "epochs": args.epochs, "lr": args.lr,
            "mask_ratio": args.mask_ratio, "fit_s": dt, "train_loss": list(map(float, pre.history[:, "train_loss"])),
            "config": {k.replace("module__", ""): v for k, v in ITT_BENCH.items()}}
     RESULTS.mkdir(exist_ok=True)
@@ -243,8 +246,12 @@ def _model(name, args):
         return make_pipeline(VarianceThreshold(0.0), GBTRegressor(n_jobs=1, random_state=0))
     if name == "gbt_comp":
         return GBTRegressor(featurizer=CompositionFeatures(), n_jobs=1, random_state=0)
-    if name == "cgnn":
-        return MODELS["CGNN"].make("standard")
+    if name == "gbt":
+        return MODELS["GBT"].make("standard")
+    if name == "cgnn":  # CGCNN convolutions on the same graphs as ITT's atom stream, same schedule
+        from skcrystal.models import CGNNRegressor
+
+        return CGNNRegressor(**_itt_common(args, lr=1e-3))
     if name == "itt":
         return ITTRegressor(**ITT_BENCH, **_itt_common(args))
     if name == "itt_pre":
@@ -263,8 +270,16 @@ def _done(path):
     return {(r["model"], r["target"], r["fold"], r["fraction"]) for r in map(json.loads, path.read_text().splitlines())}
 
 
+NEURAL = ("itt", "itt_pre", "cgnn")
+
+
 def cmd_cv(args):
-    """5-fold CV (fixed_folds) of the chosen models on the CoRE MOF subset; one JSON line per (model, target, fold)."""
+    """5-fold CV (fixed_folds) on a frame; one JSON line per (model, target, fold, fraction).
+
+    GBTs are fitted per target; the neural networks once per fold on all the
+    frame's targets together (one output each, standardised per column).
+    Folds run in the outer loop, so a partial run gives complete folds.
+    """
     import torch
 
     from skcrystal.evaluation import fixed_folds
@@ -279,43 +294,119 @@ def cmd_cv(args):
     done = _done(out)
     folds = list(fixed_folds().split(np.zeros(len(df))))
     fold_ids = [int(f) for f in args.folds.split(",")] if args.folds else range(len(folds))
-    inputs = {"gbt_pih": None, "gbt_comp": df["structure"], "cgnn": df["structure"],
+    graphs = np.empty(len(tokens), dtype=object)
+    graphs[:] = [t.graph for t in tokens]
+    inputs = {"gbt_pih": None, "gbt_comp": df["structure"], "gbt": df["structure"], "cgnn": graphs,
               "itt": tokens.to_numpy(), "itt_pre": tokens.to_numpy()}
-    for name in args.models.split(","):
-        if name == "gbt_pih" and inputs["gbt_pih"] is None:
-            inputs["gbt_pih"] = _flat(tokens)
-        X = inputs[name]
-        for target in targets:
-            y = df[target].to_numpy(dtype=float)
-            for k in fold_ids:
-                if (name, target, k, args.fraction) in done:
+    Y = df[targets].to_numpy(dtype=float)
+    for k in fold_ids:
+        for name in args.models.split(","):
+            if name == "gbt_pih" and inputs["gbt_pih"] is None:
+                inputs["gbt_pih"] = _flat(tokens)
+            X = inputs[name]
+            take = (lambda idx, X=X: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx, X=X: X[idx])
+            groups = [targets] if name in NEURAL else [[t] for t in targets]
+            for group in groups:
+                todo = [t for t in group if (name, t, k, args.fraction) not in done]
+                if not todo:
                     continue
+                cols = [targets.index(t) for t in group]
                 tr, te = folds[k]
                 if args.fraction < 1:
                     rng = np.random.RandomState(k)
                     tr = np.sort(rng.choice(tr, int(round(args.fraction * len(tr))), replace=False))
+                y = Y[:, cols] if len(cols) > 1 else Y[:, cols[0]]
                 est = _model(name, args)
-                take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     t0 = time.perf_counter()
+                    c0 = time.process_time()
                     est.fit(take(tr), y[tr])
                     t1 = time.perf_counter()
+                    c1 = time.process_time()
                     pred = est.predict(take(te))
                     t2 = time.perf_counter()
-                row = {"model": name, "target": target, "fold": k, "fraction": args.fraction,
-                       "mae": float(np.mean(np.abs(pred - y[te]))), "mae_mean_baseline":
-                       float(np.mean(np.abs(y[tr].mean() - y[te]))), "n_train": len(tr), "n_test": len(te),
-                       "fit_s": t1 - t0, "predict_s": t2 - t1}
-                if hasattr(est, "history"):
-                    row["train_loss"] = [float(v) for v in est.history[:, "train_loss"]]
-                    row["epochs"] = len(est.history)
-                print(json.dumps({k2: v for k2, v in row.items() if k2 != "train_loss"}), flush=True)
-                with open(out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+                pred = np.asarray(pred, dtype=float).reshape(len(te), -1)
+                for j, t in enumerate(group):
+                    yt = Y[:, targets.index(t)]
+                    row = {"model": name, "target": t, "fold": k, "fraction": args.fraction,
+                           "mae": float(np.mean(np.abs(pred[:, j] - yt[te]))),
+                           "mae_mean_baseline": float(np.mean(np.abs(yt[tr].mean() - yt[te]))),
+                           "n_train": len(tr), "n_test": len(te), "fit_s": t1 - t0, "fit_cpu_s": c1 - c0,
+                           "predict_s": t2 - t1, "joint_targets": len(group)}
+                    if hasattr(est, "history"):
+                        row["train_loss"] = [float(v) for v in est.history[:, "train_loss"]]
+                        row["epochs"] = len(est.history)
+                    print(json.dumps({k2: v for k2, v in row.items() if k2 != "train_loss"}), flush=True)
+                    with open(out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
 
 
 TARGET = {"perovskites": "heat_ref", "mp": "formation_energy_per_atom"}
+LABELS = {"mean": "mean of the training fold", "gbt_comp": "GBT on composition (Magpie)",
+          "gbt": "GBT (composition + symmetry, the default)", "gbt_pih": "GBT on PIH (flat Betti counts)",
+          "cgnn": "CGNN (CGCNN convolutions, same graphs)", "itt": "ITT, scratch", "itt_pre": "ITT, pretrained"}
+
+
+def _rows(frame):
+    path = RESULTS / f"bench_itt_{frame}.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _cell(vals, fmt):
+    if not vals:
+        return "–"
+    v = np.asarray(vals)
+    return f"{v.mean():{fmt}} ± {v.std():{fmt}}" + ("" if len(v) == 5 else f" ({len(v)} folds)")
+
+
+def cmd_featurize_time(args):
+    """CPU seconds per MOF of the tokens: ITT's exact features vs the benchmark's periodic ones (same MOFs)."""
+    df = load_frame("coremof").iloc[: args.n]
+    rows = []
+    for setting in ("exact", "p32", "p16"):
+        tok = tokenizer(setting).fit(df["structure"].iloc[:1])
+        for key, s in df["structure"].items():
+            t0 = time.process_time()
+            tok._tokens(s)
+            rows.append({"setting": setting, "key": key, "nsites": len(s), "cpu_s": time.process_time() - t0})
+            print(json.dumps(rows[-1]), flush=True)
+    (RESULTS / "bench_itt_featurize.json").write_text(json.dumps(rows, indent=1))
+
+
+def cmd_table(args):
+    """Markdown tables of every result so far -> results/bench_itt.md."""
+    fmts = {"LCD": ".3f", "PLD": ".3f", "AV_VF": ".4f", "ASA_m2_g": ".0f", "heat_ref": ".4f",
+            "formation_energy_per_atom": ".4f"}
+    lines = ["# ITT benchmark (benchmarks/bench_itt.py)", ""]
+    for frame, targets in (("coremof", COREMOF_TARGETS), ("perovskites", ("heat_ref",)),
+                           ("mp", ("formation_energy_per_atom",))):
+        rows = _rows(frame)
+        if not rows:
+            continue
+        for frac in sorted({r["fraction"] for r in rows}, reverse=True):
+            sub = [r for r in rows if r["fraction"] == frac]
+            models = [m for m in LABELS if m == "mean" or any(r["model"] == m for r in sub)]
+            lines += [f"## {frame}, {int(round(frac * 100))} % of each training fold", "",
+                      "| model | " + " | ".join(targets) + " | fit time / fold (s, wall) |",
+                      "|---|" + "---|" * (len(targets) + 1)]
+            for m in models:
+                cells = []
+                for t in targets:
+                    if m == "mean":
+                        by_fold = {r["fold"]: r["mae_mean_baseline"] for r in sub if r["target"] == t}
+                        vals = list(by_fold.values())
+                    else:
+                        vals = [r["mae"] for r in sub if r["model"] == m and r["target"] == t]
+                    cells.append(_cell(vals, fmts.get(t, ".4f")))
+                fit = [r["fit_s"] for r in sub if r["model"] == m]
+                fit_cell = f"{np.mean(fit):.0f}" if fit else "–"
+                lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {fit_cell} |")
+            lines.append("")
+    (RESULTS / "bench_itt.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 
 
 def main(argv=None):
@@ -340,9 +431,14 @@ def main(argv=None):
     p.add_argument("--targets", default=None)
     p.add_argument("--folds", default=None, help="comma-separated fold ids (default: all 5)")
     p.add_argument("--fraction", type=float, default=1.0, help="share of each training fold used")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--lr", type=float, default=5e-4)
     p.set_defaults(func=cmd_cv)
+    p = sub.add_parser("featurize-time", help="CPU time per MOF, exact vs periodic tokens")
+    p.add_argument("--n", type=int, default=8)
+    p.set_defaults(func=cmd_featurize_time)
+    p = sub.add_parser("table", help="markdown tables of the results so far")
+    p.set_defaults(func=cmd_table)
     args = ap.parse_args(argv)
     args.func(args)
 

@@ -21,6 +21,7 @@ _SUBMODULES = (
     "io",
     "models",
     "nn",
+    "streaming",
     "topology",
     "utils",
 )

@@ -537,7 +537,12 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         # a few slices per worker keeps the bar moving and balances uneven cells
         n_slices = min(len(inputs), max(1, n_workers * 4))
         slices = list(gen_even_slices(len(inputs), n_slices))
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
+        from joblib.parallel import get_active_backend
+
+        # results stream back slice by slice (the bar moves) where the backend can; Ray's
+        # joblib backend cannot, so there the bar advances when every slice is back
+        streams = getattr(get_active_backend()[0], "supports_return_generator", False)
+        gen = Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
             delayed(_run_chunk)(self, inputs[sl], start + sl.start) for sl in slices
         )
         for sl, (res, err) in zip(slices, gen):

@@ -241,6 +241,34 @@ def _ccnn(preset):
                          module__width=width, max_epochs=epochs, batch_size=32, lr=1e-3, random_state=0)
 
 
+def _crystalformer(preset):
+    from .models import CrystalformerRegressor
+
+    if preset == "quick":
+        return CrystalformerRegressor(max_epochs=4, batch_size=32, module__d_model=16, module__n_layers=1,
+                                      module__n_heads=2, module__ffn_dim=32, module__n_value_gaussians=16,
+                                      lr=2e-3, random_state=0)
+    # the reference architecture and recipe (docs/crystalformer.rst); epochs cut to what a CPU affords
+    return CrystalformerRegressor(max_epochs=200 if preset == "full" else 30, random_state=0)
+
+
+def _itt(preset):
+    from .featurizers import ITTTokenizer
+    from .models import ITTRegressor
+
+    tok = ITTTokenizer(mode="periodic")  # exact periodic interactions, 16 Å supercell (docs/itt)
+    if preset == "quick":
+        return ITTRegressor(featurizer=tok, max_epochs=3, batch_size=32, lr=1e-3, module__hidden=16,
+                            module__n_layers=1, module__n_heads=2, module__ffn=32, module__atom_fea_len=16,
+                            module__n_conv=1, random_state=0)
+    if preset == "full":  # the reference code's size
+        return ITTRegressor(featurizer=tok, max_epochs=100, callbacks=_cosine(100), random_state=0)
+    # the reduced network of benchmarks/bench_itt.py
+    return ITTRegressor(featurizer=tok, max_epochs=40, lr=3e-4, module__hidden=128, module__n_layers=4,
+                        module__n_heads=4, module__ffn=512, module__atom_fea_len=64, module__n_conv=3,
+                        callbacks=_cosine(40), random_state=0)
+
+
 MODELS: dict[str, ModelPreset] = {
     "Dummy": ModelPreset(_dummy, "predicts the training mean", deep=False),
     "GBT": ModelPreset(_gbt, "xgboost on electron counts, symmetry and composition (Claussen et al. 2020)",
@@ -249,6 +277,8 @@ MODELS: dict[str, ModelPreset] = {
     "CGNN": ModelPreset(_cgnn, "crystal graph network, edge-gated, faithful+cgcnn+element atoms (docs/graphs)"),
     "CANN": ModelPreset(_cann, "set attention over atoms, no adjacency (Nop et al. 2025)"),
     "CCNN": ModelPreset(_ccnn, "3-D convolutions on anti-aliased voxel images (Nop et al. 2025)"),
+    "Crystalformer": ModelPreset(_crystalformer, "attention over every periodic image (Taniai et al. 2024)"),
+    "ITT": ModelPreset(_itt, "Interaction Topological Transformer on periodic PIH tokens (Chen, Wei et al. 2025)"),
 }
 
 

@@ -143,3 +143,24 @@ def _itt():
 
 
 _itt()
+
+
+def _crystalformer():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    tiny = dict(max_epochs=2, batch_size=16, module__d_model=8, module__n_layers=1, module__n_heads=2,
+                module__ffn_dim=8, module__n_value_gaussians=16, random_state=0, verbose=0,
+                featurizer=F.CrystalformerFeaturizer(cutoff=5.0))
+    ESTIMATORS.update(
+        {
+            "CrystalformerFeaturizer": (lambda: F.CrystalformerFeaturizer(cutoff=5.0), "transformer",
+                                        {"crystalformerfeaturizer__cutoff": [4.0, 5.0]}),
+            "CrystalformerRegressor": (lambda: M.CrystalformerRegressor(**tiny), "regressor", {"swa_epochs": [0, 1]}),
+            "CrystalformerClassifier": (lambda: M.CrystalformerClassifier(**tiny), "classifier",
+                                        {"lr_decay_steps": [None, 100]}),
+        }
+    )
+
+
+_crystalformer()

@@ -209,6 +209,22 @@ def test_single_atom_batch_trains():
     assert np.isfinite(m.predict(X)).all()
 
 
+def test_cgnn_regressor_takes_several_targets(perovskites):
+    import numpy as np
+
+    from skcrystal.models import CGNNRegressor
+
+    df = perovskites.iloc[:30]
+    Y = df[["heat_ref", "ind_gap"]]
+    m = CGNNRegressor(max_epochs=2, module__atom_fea_len=8, module__n_conv=1, module__h_fea_len=8,
+                      module__global_fea_len=8, random_state=0).fit(df["structure"], Y)
+    pred = m.predict(df["structure"])
+    assert pred.shape == (30, 2) and np.isfinite(pred).all()
+    one = CGNNRegressor(max_epochs=2, module__atom_fea_len=8, module__n_conv=1, module__h_fea_len=8,
+                        module__global_fea_len=8, random_state=0).fit(df["structure"], Y["heat_ref"])
+    assert one.predict(df["structure"]).shape == (30,)
+
+
 def test_skorch_own_epoch_loop_records_graphs_per_batch(frame):
     """No copy of skorch's run_single_epoch: the collated batch tells skorch its length (graphs)."""
     from skorch import NeuralNet

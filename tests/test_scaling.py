@@ -1,6 +1,7 @@
 """Scaling out: the on-disk feature cache and when ``n_jobs`` starts workers (issue #15, #10 defect 11)."""
 
 import os
+import sys
 import threading
 import time
 
@@ -171,3 +172,106 @@ def test_explicit_backend_context_is_respected(small_frame):
     assert (out[:, 0] == os.getpid()).all()
     assert (out[:, 1] != threading.get_ident() % 2**31).all()
     np.testing.assert_array_equal(out[:, 2], [len(s) for s in X])
+
+
+# ------------------------------------------------------------ Dask and Ray
+# the test featurizer travels to cluster workers by value (they do not have tests/ on their path)
+cloudpickle = pytest.importorskip("cloudpickle")
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+_PIH_SMALL = dict(supercell_length=8.0, structure_cutoff=8.0, structure_grid=(0, 8, 0.5),
+                  interaction_cutoff=5.0, interaction_grid=(0, 5, 0.25), vectorization="stats")
+
+
+def _graph_fields(out):
+    return [(g.edge_index, g.edge_distance, g.edge_vector, g.global_features) for g in out[:, 0]]
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install skcrystal[dask])")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       memory_limit="2GiB", silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_backend_equals_serial(dask_client, small_frame, capsys):
+    """Under parallel_config(backend="dask") the work runs on the cluster, in row order, with a progress bar."""
+    from skcrystal.featurizers import CompositionFeatures, PersistentInteractionHomology
+
+    X = small_frame["structure"]
+    workers = set(dask_client.run(os.getpid).values())
+    featurizers = [CrystalGraph(cutoff=5.0), PersistentInteractionHomology(**_PIH_SMALL),
+                   CompositionFeatures(presets=("stoichiometry", "valence_orbital"))]
+    clear_feature_cache()
+    serial = [f.fit_transform(X) for f in featurizers]
+    clear_feature_cache()
+    with joblib.parallel_config(backend="dask"):
+        where = WhereFeaturizer(verbose=1).fit_transform(X)  # n_jobs=None: every cluster core
+        dist = [clone(f).fit_transform(X) for f in featurizers]
+    assert set(where[:, 0]) == workers  # both workers got structures, none ran here
+    np.testing.assert_array_equal(where[:, 2], [len(s) for s in X])
+    assert "WhereFeaturizer (2 workers)" in capsys.readouterr().err
+    for a, b in zip(_graph_fields(serial[0]), _graph_fields(dist[0])):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(serial[1], dist[1])
+    np.testing.assert_allclose(serial[2], dist[2], rtol=0, atol=0, equal_nan=True)
+
+
+def test_dask_errors_name_the_row(dask_client, small_frame):
+    from skcrystal.base import FeaturizationError
+    from skcrystal.featurizers import FractionalCoordinateEncoding
+
+    X = small_frame["structure"]
+    first_bad = next(i for i, s in enumerate(X) if len(s) > 5)
+    with joblib.parallel_config(backend="dask"):
+        with pytest.raises(FeaturizationError, match=rf"row {first_bad} \(index 'm{first_bad}'\)"):
+            FractionalCoordinateEncoding(max_sites=5).fit_transform(X)
+        with pytest.warns(UserWarning, match=rf"row {first_bad} \(index 'm{first_bad}'\)"):
+            out = FractionalCoordinateEncoding(max_sites=5, on_error="nan").fit_transform(X)
+    assert np.isnan(out[first_bad]).all() and np.isfinite(out[0]).all()
+
+
+def test_ray_backend_equals_serial(small_frame, monkeypatch):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install skcrystal[ray])")
+    from ray.util.joblib import register_ray
+
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 object_store_memory=100 * 1024**2, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    except Exception as exc:  # noqa: BLE001 - e.g. no shared memory in a container
+        pytest.skip(f"Ray cannot start here: {type(exc).__name__}: {exc}")
+    try:
+        register_ray()
+        X = small_frame["structure"]
+        clear_feature_cache()
+        serial = CrystalGraph(cutoff=5.0).fit_transform(X)
+        clear_feature_cache()
+        calls = _counting(monkeypatch, CrystalGraph)  # patched here only: Ray's workers import the original
+        with joblib.parallel_config(backend="ray", n_jobs=2):
+            dist = CrystalGraph(cutoff=5.0).fit_transform(X)
+        assert calls == [], "structures were featurized in this process, not on Ray"
+        for a, b in zip(_graph_fields(serial), _graph_fields(dist)):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
+    finally:
+        ray.shutdown()
+
+
+def test_cluster_engines_are_never_imported_unless_used(tmp_path):
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from skcrystal.datasets import load_mp_formation_energy\n"
+        "from skcrystal.featurizers import LatticeEncoding\n"
+        "LatticeEncoding(n_jobs=2, memory=sys.argv[1]).fit_transform(load_mp_formation_energy(n_samples=5))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', 'ray', 'accelerate'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip().splitlines()[-1] == "[]"

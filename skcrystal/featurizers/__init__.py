@@ -13,11 +13,14 @@ from .faithful import (
 from .voxel import Voxelizer  # noqa: E402
 from .graph import CrystalGraph  # noqa: E402
 from .pih import PersistentInteractionHomology  # noqa: E402
+from .crystalformer import CrystalformerFeaturizer, CrystalformerInput  # noqa: E402
 from .itt import ITTTokenizer  # noqa: E402
 
 __all__ = [
     "CompositionFeatures",
     "CrystalGraph",
+    "CrystalformerFeaturizer",
+    "CrystalformerInput",
     "ElectronCounts",
     "FaithfulBinned",
     "FaithfulFeaturizer",

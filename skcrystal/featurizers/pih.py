@@ -18,6 +18,7 @@ import numpy as np
 from .._citations import CHEN2025_ITT, MARIA2014_GUDHI
 from ..base import StructureFeaturizer
 from ..topology.clusters import cluster_labels, resolve_clusters
+from ..topology.fast import alpha_betti, alpha_pair_codes, code_bars_to_betti
 from ..topology.periodic import periodic_images
 from ..topology.persistence import alpha_persistence, rips_persistence
 from ..topology.pih import alpha_interaction_complex, interaction_barcodes, rips_interaction_complex
@@ -133,14 +134,17 @@ class PersistentInteractionHomology(StructureFeaturizer):
 
     Notes
     -----
-    Speed: almost all the time goes into gudhi's alpha complexes (one per
-    structure, per cluster and per unordered cluster pair -- both directions
-    of a pair share one complex); the cross-cluster simplices are read from
-    gudhi's serialized simplex tree with numpy, and the per-atom PIH itself
-    is vectorised (scipy minimum spanning forest plus one union-find pass).
-    gudhi itself takes 80-86 % of the time (median MOF: 5.0 of 6.4 s on one
-    core); for small cells prefer ``periodic=True, supercell_length=16``
-    (about 0.1 s per Materials Project cell) over the 64 Å ITT supercell.
+    Speed: with Betti vectorisation (the default) the counts come from
+    :mod:`skcrystal.topology.fast`: gudhi's Delaunay triangulation, alpha
+    filtration values recomputed in float64 with certified error bounds and
+    reduced to their grid *codes*, the few radii too close to a grid point
+    asked from gudhi itself, and persistence by union-find (H0), duality
+    (H2) and a small reduction (H1) -- bit for bit the output of the gudhi
+    path, which stays the fallback (and serves ``"stats"``, ``"image"`` and
+    :meth:`transform_diagrams`).  See the "Speed" section of the topology
+    guide for the argument and the measured ratios.  For small cells
+    ``periodic=True, supercell_length=16`` is much cheaper than the 64 Å
+    ITT supercell.
 
     Examples
     --------
@@ -149,9 +153,12 @@ class PersistentInteractionHomology(StructureFeaturizer):
     >>> X = pih.fit_transform(structures)  # doctest: +SKIP
     """
 
-    # rotation and integer shifts: exact once the finite supercell builder no longer folds face atoms
-    # (issue #10, defect 9, owned by the PIH work); permutation: diagrams do not depend on site order
-    _invariances = ("rotation", "permutation", "integer_shift")
+    #: Exact (tested on real MP cells).  Rotation and integer lattice shifts leave the structure and cluster
+    #: tokens unchanged, and the interaction tokens too except for cospherical configurations, where the
+    #: reference's interaction complex depends on which Delaunay triangulation the rounding selects; a
+    #: translation changes which atoms the finite supercell cuts (use ``periodic=True`` for interactions).
+    _invariances = ("permutation",)
+
     _parameter_constraints = {
         **StructureFeaturizer._parameter_constraints,
         "clusters": [dict, list, tuple, None],
@@ -244,8 +251,21 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return names, table, pairs
 
     # -------------------------------------------------------------- diagrams
-    def _diagrams_one(self, structure):
-        """Persistence diagrams of one structure (or its ``structure_arrays`` tuple): name -> per-dimension bars."""
+    def _fast(self):
+        """Betti counts through :mod:`skcrystal.topology.fast` (bit-exact with gudhi's path, which stays the fallback)."""
+        return (
+            self.vectorization == "betti"
+            and self.filtration == "alpha"
+            and self.precision == "safe"
+            and getattr(self, "_backend", "auto") == "auto"
+        )
+
+    def _diagrams_one(self, structure, counts=False):
+        """Persistence diagrams of one structure (or its ``structure_arrays`` tuple): name -> per-dimension bars.
+
+        With ``counts=True`` (Betti vectorisation on the fast path) the entries
+        are the Betti vectors themselves (:class:`_Counts`).
+        """
         names, table, pairs = self._setup()
         parts = self._parts()
         lattice, frac, Z = structure if isinstance(structure, tuple) else structure_arrays(structure)
@@ -254,7 +274,17 @@ class PersistentInteractionHomology(StructureFeaturizer):
         if need_sc:
             X, Zs = supercell_coords(lattice, frac, Z, self.supercell_length)
             lab = cluster_labels(Zs, table)
-        if self.filtration == "alpha":
+        if counts:
+            grid = make_grid(*self.structure_grid)
+            cap = float(self.structure_cutoff)
+
+            def ph(p):
+                vec = alpha_betti(p, grid, self.max_dim, cap, inf_value=cap)
+                if vec is None:  # not certified: gudhi's path
+                    vec = [betti_counts(b, grid, cap) for b in alpha_persistence(p, self.max_dim, cap)]
+                return [_Counts(v) for v in vec]
+
+        elif self.filtration == "alpha":
 
             def ph(p):
                 return alpha_persistence(p, self.max_dim, self.structure_cutoff, precision=self.precision)
@@ -271,15 +301,20 @@ class PersistentInteractionHomology(StructureFeaturizer):
                 out[name] = ph(X[lab == c])
         if "interactions" in parts:
             out.update(self._interaction_diagrams(lattice, frac, Z, names, table, X if need_sc else None,
-                                                  lab if need_sc else None))
+                                                  lab if need_sc else None, counts=counts))
         return out
 
-    def _pair_complexes(self, pa, pb, cap):
+    def _pair_complexes(self, pa, pb, cap, counts=False):
+        """Both interaction complexes of a pair, and whether their values are grid codes (fast path)."""
+        if counts:
+            cx = alpha_pair_codes(pa, pb, make_grid(*self.interaction_grid), cap)
+            if cx is not None:
+                return cx[0], cx[1], True
         if self.filtration == "alpha":
-            return alpha_interaction_complex(pa, pb, cap, precision=self.precision)
-        return rips_interaction_complex(pa, pb, cap)
+            return (*alpha_interaction_complex(pa, pb, cap, precision=self.precision), False)
+        return (*rips_interaction_complex(pa, pb, cap), False)
 
-    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab):
+    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab, counts=False):
         k = len(names)
         out = {}
         empty = [np.empty((0, 2)), np.empty((0, 2))]
@@ -304,7 +339,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if len(ia) == 0 or len(ib) == 0:
                         ab = ba = None
                     else:
-                        ab, ba = self._pair_complexes(P[ia], P[ib], cap)
+                        ab, ba, coded = self._pair_complexes(P[ia], P[ib], cap, counts)
                         ab = _restrict(ab, na_home)
                         ba = _restrict(ba, nb_home)
                 else:
@@ -312,13 +347,19 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if len(A) == 0 or len(B) == 0:
                         ab = ba = None
                     else:
-                        ab, ba = self._pair_complexes(A, B, float(self.interaction_cutoff))
+                        ab, ba, coded = self._pair_complexes(A, B, float(self.interaction_cutoff), counts)
                 for key, cx in ((f"{names[i]}->{names[j]}", ab), (f"{names[j]}->{names[i]}", ba)):
                     if cx is None or cx["n_a"] == 0:
                         out[key] = list(empty)
                     else:
                         h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles)
                         out[key] = [h0, h1]
+                    if counts:
+                        igrid = make_grid(*self.interaction_grid)
+                        if cx is not None and coded:
+                            out[key] = [_Counts(code_bars_to_betti(b, igrid)) for b in out[key]]
+                        else:
+                            out[key] = [_Counts(betti_counts(b, igrid)) for b in out[key]]
         # token order: for each A, every B != A
         return {f"{names[a]}->{names[b]}": out[f"{names[a]}->{names[b]}"] for a in range(k) for b in range(k) if a != b}
 
@@ -391,6 +432,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return ()
 
     def _vector(self, part, bars, d):
+        if isinstance(bars, _Counts):
+            return bars.v
         if self.vectorization == "betti":
             grid = make_grid(*(self.interaction_grid if part == "interactions" else self.structure_grid))
             return betti_counts(bars, grid, self._inf_value(part))
@@ -401,7 +444,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         return persistence_image(bars, rng[0], rng[1], self.image_resolution, max_death=cap)
 
     def _featurize_one(self, structure):
-        dg = self._diagrams_one(structure)
+        dg = self._diagrams_one(structure, counts=self._fast())
         if self.output == "flat":
             return np.concatenate(
                 [np.asarray(self._vector(part, dg[name][d], d), dtype=np.float64) for part, name, d in self._diagram_keys()]
@@ -499,6 +542,15 @@ class PersistentInteractionHomology(StructureFeaturizer):
         ax.set_ylabel("bar")
         ax.set_title(f"{name} H{dim}")
         return ax
+
+
+class _Counts:
+    """A Betti vector computed directly (fast path), standing where a diagram would."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
 
 
 def _restrict(cx, n_home):

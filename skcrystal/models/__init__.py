@@ -3,6 +3,7 @@
 from .cann import CANNClassifier, CANNRegressor
 from .ccnn import CCNNClassifier, CCNNRegressor
 from .cgnn import CGNNClassifier, CGNNRegressor
+from .crystalformer import CrystalformerClassifier, CrystalformerRegressor
 from .gbt import GBTClassifier, GBTRegressor
 from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
 from .nnn import NNNClassifier, NNNRegressor
@@ -14,6 +15,8 @@ __all__ = [
     "CGNNRegressor",
     "CCNNClassifier",
     "CCNNRegressor",
+    "CrystalformerClassifier",
+    "CrystalformerRegressor",
     "GBTClassifier",
     "GBTRegressor",
     "ITTClassifier",

@@ -9,7 +9,8 @@ skorch:
   featurizer (stored as ``featurizer_``); given the output of a featurizer
   step in a Pipeline (a numeric matrix or an object array of graphs) it
   trains on that directly;
-* **1-D targets** — regressors standardise ``y`` (``y_mean_``, ``y_std_``) and
+* **1-D targets** (regressors also take a 2-D ``y``: several targets at once,
+  one output each) — regressors standardise ``y`` (``y_mean_``, ``y_std_``, per column) and
   reshape it for torch; classifiers label-encode (``classes_`` holds the
   user's labels);
 * **reproducibility** — ``random_state`` seeds weight initialisation, dropout
@@ -106,6 +107,11 @@ class _DeviceParameter:
         obj.__dict__["device"] = value
 
 
+def _is_store(X):
+    """A :class:`skcrystal.streaming.FeatureStore` (or rows of one): read from disk item by item."""
+    return hasattr(X, "failed") and hasattr(X, "kind") and hasattr(X, "keys")
+
+
 def _n_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
@@ -113,7 +119,7 @@ def _n_rows(X):
 def _take(X, idx):
     if isinstance(X, (pd.DataFrame, pd.Series)):
         return X.iloc[idx]
-    if isinstance(X, np.ndarray):
+    if isinstance(X, np.ndarray) or _is_store(X):
         return X[idx]
     return [X[i] for i in idx]
 
@@ -278,8 +284,24 @@ class CrystalNetMixin:
         dims = {}
         if isinstance(Xf, np.ndarray) and Xf.dtype != object and Xf.ndim == 2:
             dims["n_features"] = int(Xf.shape[1])
-        dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+        dims["n_outputs"] = self._n_outputs(y_enc)
         return dims
+
+    def _n_outputs(self, y_enc):
+        """Network outputs: one per target column (regression) or per class (classification)."""
+        if self._regression:
+            return 1 if y_enc is None or np.ndim(y_enc) < 2 else int(np.shape(y_enc)[1])
+        return int(len(self.classes_))
+
+    def _check_y(self, y, n):
+        """Validate ``y``: 1-D, or for regressors 2-D with one column per target (each column checked)."""
+        if self._regression and np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            import pandas as pd
+
+            cols = [y.iloc[:, j] for j in range(y.shape[1])] if isinstance(y, pd.DataFrame) else list(
+                np.asarray(y).T)
+            return np.stack([check_target(c, n) for c in cols], axis=1)
+        return check_target(y, n, classification=not self._regression)
 
     def _to_module_input(self, Xf):
         """Convert featurizer output to what the skorch dataset takes (default: float32 matrix)."""
@@ -467,8 +489,9 @@ class CrystalNetMixin:
         ----------
         X : DataFrame with a ``structure`` column, Series/list of structures, or features
             Training input.
-        y : array-like of shape (n_samples,)
-            Targets; NaN/inf raise naming the rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets; NaN/inf raise naming the rows.  Regressors accept several
+            target columns (one network output each, standardised per column).
         **fit_params
             Passed to skorch's ``fit``.
 
@@ -479,7 +502,7 @@ class CrystalNetMixin:
         self._check_params()
         Xf = self._featurize(X, fit=True)
         n = _n_rows(Xf)
-        y = check_target(y, n, classification=not self._regression)
+        y = self._check_y(y, n)
         bad = self._bad_rows(Xf)
         y_enc = self._encode_target(y)
         self._set_fallback(y)
@@ -527,7 +550,7 @@ class CrystalNetMixin:
         if not getattr(self, "initialized_", False):
             return self.fit(X, y, **fit_params)
         Xf = self._featurize(X, fit=False)
-        y = check_target(y, _n_rows(Xf), classification=not self._regression)
+        y = self._check_y(y, _n_rows(Xf))
         y_enc = self._encode_target(y, refit=False)
         with self._rng_context():
             super().partial_fit(Xf, y_enc, **fit_params)
@@ -606,13 +629,17 @@ class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
     def _encode_target(self, y, refit=True):
         y = np.asarray(y, dtype=np.float64)
         if refit:
-            self.y_mean_ = float(y.mean())
-            std = float(y.std())
-            self.y_std_ = std if std > 0 else 1.0
-        return ((y - self.y_mean_) / self.y_std_).astype(np.float32).reshape(-1, 1)
+            if y.ndim == 2:  # several targets: statistics per column
+                std = y.std(axis=0)
+                self.y_mean_, self.y_std_ = y.mean(axis=0), np.where(std > 0, std, 1.0)
+            else:
+                self.y_mean_ = float(y.mean())
+                std = float(y.std())
+                self.y_std_ = std if std > 0 else 1.0
+        return ((y - self.y_mean_) / self.y_std_).astype(np.float32).reshape(len(y), -1)
 
     def _set_fallback(self, y):
-        self.fallback_ = float(np.median(y))
+        self.fallback_ = np.median(y, axis=0) if np.ndim(y) == 2 else float(np.median(y))
 
     @available_if(lambda self: False)
     def predict_proba(self, X):
@@ -628,9 +655,14 @@ class CrystalNetRegressor(CrystalNetMixin, NeuralNetRegressor):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,), or (n_samples, n_targets) if fitted on a 2-D ``y``
         """
         out, bad, n = self._raw_output(X)
+        if np.ndim(self.y_mean_):
+            pred = np.tile(np.asarray(self.fallback_, dtype=np.float64), (n, 1))
+            if out is not None:
+                pred[~bad] = out.reshape(len(out), -1).astype(np.float64) * self.y_std_ + self.y_mean_
+            return pred
         pred = np.full(n, self.fallback_, dtype=np.float64)
         if out is not None:
             pred[~bad] = out.reshape(len(out), -1)[:, 0].astype(np.float64) * self.y_std_ + self.y_mean_

@@ -119,7 +119,7 @@ class _CCNNMixin:
             "n_channels": int(shape[0]),
             "grid": int(shape[1]),
             "n_globals": int(len(g)),
-            "n_outputs": 1 if self._regression else int(len(self.classes_)),
+            "n_outputs": self._n_outputs(y_enc),
         }
 
 

@@ -13,16 +13,24 @@ from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cgnn import CGNN
 from ..utils._docstring import NETWORK_PARAMS, Substitution
 from ..utils._param_validation import Interval, StrOptions
-from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor, _is_store
 
 __all__ = ["CGNNRegressor", "CGNNClassifier", "GraphNetMixin"]
 
 
 class GraphNetMixin:
-    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph."""
+    """Plumbing shared by the graph/set models: graphs in, sizes inferred from the first graph.
+
+    Subclasses taking another per-structure object set ``_input_type`` (the
+    class of the rows) and ``_input_name`` / ``_featurizer_name`` (for error
+    messages).
+    """
 
     _uses_edges = True
     _input_dim_keys = ("n_atom_features", "n_edge_features", "n_global_features")
+    _input_type = CrystalGraphData
+    _input_name = "crystal graph"
+    _featurizer_name = "skcrystal.featurizers.CrystalGraph"
 
     def _default_featurizer(self):
         from ..featurizers.graph import CrystalGraph
@@ -30,6 +38,11 @@ class GraphNetMixin:
         return CrystalGraph()
 
     def _to_module_input(self, Xf):
+        if _is_store(Xf):
+            # a feature store of graphs (skcrystal.streaming) is read item by item, never loaded whole
+            if Xf.kind != "object":
+                raise ValueError(f"{type(self).__name__} takes a store of crystal graphs, got a numeric store")
+            return Xf
         if isinstance(Xf, pd.DataFrame):
             Xf = Xf.to_numpy()
         elif isinstance(Xf, pd.Series):
@@ -39,28 +52,31 @@ class GraphNetMixin:
                 Xf = Xf[:, 0]
             if Xf.ndim != 1 or Xf.dtype != object:
                 raise ValueError(
-                    f"{type(self).__name__} takes crystal graphs (the output of "
-                    f"skcrystal.featurizers.CrystalGraph) or structures, got an array of shape "
+                    f"{type(self).__name__} takes {self._input_name}s (the output of "
+                    f"{self._featurizer_name}) or structures, got an array of shape "
                     f"{Xf.shape} and dtype {Xf.dtype}"
                 )
         arr = np.empty(len(Xf), dtype=object)
         for i, g in enumerate(Xf):
-            if g is not None and not isinstance(g, CrystalGraphData):
+            if g is not None and not isinstance(g, self._input_type):
                 raise ValueError(
-                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a crystal graph; "
-                    "put skcrystal.featurizers.CrystalGraph before the model or pass structures"
+                    f"{type(self).__name__}: row {i} is a {type(g).__name__}, not a {self._input_name}; "
+                    f"put {self._featurizer_name} before the model or pass structures"
                 )
             arr[i] = g
         return arr
 
     @staticmethod
     def _bad_rows(Xf):
+        if _is_store(Xf):
+            return np.asarray(Xf.failed, dtype=bool)
         return np.array([g is None for g in Xf], dtype=bool)
 
     def _infer_module_dims(self, Xf, y_enc):
         first = Xf[0]
         ref = (first.atom_features.shape[1], first.n_edge_features, len(first.global_features))
-        for i, g in enumerate(Xf):
+        # a store was written by one featurizer: its first graph stands for all (reading all would load it)
+        for i, g in enumerate([first] if _is_store(Xf) else Xf):
             got = (g.atom_features.shape[1], g.n_edge_features, len(g.global_features))
             if got != ref:
                 raise ValueError(
@@ -70,7 +86,7 @@ class GraphNetMixin:
         dims = {"n_atom_features": int(ref[0]), "n_global_features": int(ref[2])}
         if self._uses_edges:
             dims["n_edge_features"] = int(ref[1])
-        dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+        dims["n_outputs"] = self._n_outputs(y_enc)
         return dims
 
 

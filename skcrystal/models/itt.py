@@ -127,7 +127,7 @@ class _ITTMixin(GraphNetMixin):
             "n_interactions": int(first.interactions.shape[0]),
         }
         if y_enc is not None:
-            dims["n_outputs"] = 1 if self._regression else int(len(self.classes_))
+            dims["n_outputs"] = self._n_outputs(y_enc)
         if self.standardize:
             transform = self.get_params_for("module").get("token_transform", "log1p")
             self.token_statistics_ = token_statistics(Xf, transform)

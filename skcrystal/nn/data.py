@@ -10,6 +10,13 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   number of graphs as the batch size;
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
   :class:`VoxelDataset` and :func:`collate_voxels`;
+* a feature store on disk (:mod:`skcrystal.streaming`):
+  :class:`FeatureStoreDataset` reads one structure's features when indexed
+  (graph models take the store itself through :class:`GraphDataset`);
+* Crystalformer inputs (:class:`~skcrystal.featurizers.CrystalformerInput`):
+  :class:`CrystalformerDataset` and :func:`collate_crystalformer` (atoms
+  padded per batch with a mask, per-atom lists of (atom, distance) entries
+  padded to the longest);
 * ITT token streams (:class:`~skcrystal.featurizers.itt.ITTTokens`):
   :class:`ITTDataset` and :func:`collate_itt` (topological tokens stacked,
   the graphs flat, atom tokens padded with a mask).
@@ -24,10 +31,13 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "CrystalformerDataset",
+    "FeatureStoreDataset",
     "GraphDataset",
     "ITTDataset",
     "SizedBatch",
     "VoxelDataset",
+    "collate_crystalformer",
     "collate_graphs",
     "collate_itt",
     "collate_voxels",
@@ -275,6 +285,45 @@ def collate_voxels(batch):
     return inputs, torch.stack(y)
 
 
+# --------------------------------------------------------------------------- stores
+class FeatureStoreDataset(torch.utils.data.Dataset):
+    """A torch Dataset over a :class:`skcrystal.streaming.FeatureStore`, read item by item from disk.
+
+    A model trains from a store larger than memory: each item is read when
+    the DataLoader asks for it (one pickle for graph/token stores; numeric
+    stores keep the last few Parquet parts read, so iterate them in order,
+    or by part, rather than fully shuffled).
+
+    Parameters
+    ----------
+    store : FeatureStore (or rows of one, ``store[indices]``)
+    y : array-like of shape (n,) or None
+        Targets in store order (e.g. ``targets.loc[store.keys]``); ``None``
+        yields a 0 placeholder.
+
+    Examples
+    --------
+    >>> from torch.utils.data import DataLoader
+    >>> from skcrystal.nn.data import FeatureStoreDataset, collate_graphs
+    >>> loader = DataLoader(FeatureStoreDataset(store, y), batch_size=64,
+    ...                     collate_fn=collate_graphs, shuffle=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, store, y=None):
+        self.store = store
+        self.y = None if y is None else np.asarray(y)
+        if self.y is not None and len(self.y) != len(store):
+            raise ValueError(f"y has {len(self.y)} rows but the store holds {len(store)} structures")
+
+    def __len__(self):
+        return len(self.store)
+
+    def __getitem__(self, i):
+        x = self.store[i]
+        if self.store.kind == "numeric":
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        yi = np.float32(0.0) if self.y is None else self.y[i]
+        return x, yi
 # --------------------------------------------------------------------------- ITT tokens
 class ITTDataset(GraphDataset):
     """A torch Dataset over :class:`~skcrystal.featurizers.itt.ITTTokens` (skorch calls ``ITTDataset(X, y)``).
@@ -341,3 +390,73 @@ def collate_itt(batch):
         return inputs
     y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
     return SizedBatch(inputs, y, len(toks))
+
+
+# --------------------------------------------------------------------------- crystalformer
+def collate_crystalformer(batch):
+    """Batch ``(CrystalformerInput, y)`` pairs: atoms padded with a mask, image lists padded per atom.
+
+    Parameters
+    ----------
+    batch : list of (CrystalformerInput, y) or of CrystalformerInput
+
+    Returns
+    -------
+    inputs : dict of tensors
+        ``atomic_numbers`` (B, n) int64 (0 on padding), ``atom_mask`` (B, n)
+        bool, and for the ``N`` real atoms in row-major order of
+        ``atom_mask``: ``neighbor_index`` (N, M) int64 (atom ``j`` within
+        its structure), ``neighbor_distance`` (N, M) float32 and
+        ``neighbor_multiplicity`` (N, M) float32 (images sharing that atom
+        and distance; 0 marks padding), where ``M`` is the longest entry
+        list of the batch.
+    y : tensor
+        Stacked targets (only when pairs were given; then the pair is a
+        :class:`SizedBatch`).
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        items = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        items, ys = list(batch), None
+    n_atoms = np.array([x.n_atoms for x in items], dtype=np.int64)
+    B, n_max = len(items), int(n_atoms.max())
+    Z = np.zeros((B, n_max), dtype=np.int64)
+    atom_mask = np.arange(n_max)[None, :] < n_atoms[:, None]
+    Z[atom_mask] = np.concatenate([x.atomic_numbers for x in items])
+    counts = np.concatenate([x.neighbor_count for x in items])           # per real atom
+    N, M = len(counts), int(counts.max())
+    row = np.repeat(np.arange(N), counts)                                 # real-atom row of each image
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    col = np.arange(len(row)) - starts[row]
+    index = np.zeros((N, M), dtype=np.int64)
+    dist = np.zeros((N, M), dtype=np.float32)
+    mult = np.zeros((N, M), dtype=np.float32)
+    index[row, col] = np.concatenate([x.neighbor_index for x in items])
+    dist[row, col] = np.concatenate([x.neighbor_distance for x in items])
+    mult[row, col] = np.concatenate([x.neighbor_multiplicity for x in items])
+    inputs = {
+        "atomic_numbers": torch.from_numpy(Z),
+        "atom_mask": torch.from_numpy(atom_mask),
+        "neighbor_index": torch.from_numpy(index),
+        "neighbor_distance": torch.from_numpy(dist),
+        "neighbor_multiplicity": torch.from_numpy(mult),
+    }
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return SizedBatch(inputs, y, B)
+
+
+class CrystalformerDataset(GraphDataset):
+    """A torch Dataset over a sequence of :class:`~skcrystal.featurizers.CrystalformerInput`.
+
+    skorch calls ``CrystalformerDataset(X, y)``; batches are made by
+    :func:`collate_crystalformer`.
+
+    Parameters
+    ----------
+    X : sequence of CrystalformerInput (list, 1-D object array or (n, 1) object array)
+    y : array-like or None
+        Targets; ``None`` (prediction) yields a 0 placeholder.
+    """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["supercell_coords", "supercell_repeats"]
+__all__ = ["FACE_TOL", "canonical_frac", "supercell_coords", "supercell_repeats"]
 
 
 def supercell_repeats(abc, length=64.0):
@@ -31,13 +31,46 @@ def _rowdot(x, m):
     return x[:, 0:1] * m[0] + x[:, 1:2] * m[1] + x[:, 2:3] * m[2]
 
 
+#: Fractional coordinates within this of a cell face count as on the face (folded to the low face).
+FACE_TOL = 1e-8
+
+
+def canonical_frac(frac, tol=FACE_TOL):
+    """Fractional coordinates wrapped into ``[-tol, 1 - tol)``.
+
+    A site on a cell face (within ``tol`` of an integer) lands on the low face
+    whatever integer was added to it or how rounding left it (``0.9999999999``,
+    ``1.0`` and ``-1e-17`` all become ``~0``), so the choice is invariant to
+    rotations of the lattice (fractional coordinates do not change) and to
+    integer lattice shifts.
+
+    Parameters
+    ----------
+    frac : ndarray of shape (n, 3)
+    tol : float, default=FACE_TOL
+
+    Returns
+    -------
+    ndarray of shape (n, 3)
+    """
+    frac = np.asarray(frac, dtype=np.float64)
+    return frac - np.floor(frac + tol)
+
+
 def supercell_coords(lattice, frac, Z, length=64.0):
     """Cartesian coordinates and atomic numbers of ITT's supercell.
 
     Reproduces, bit for bit and about 100x faster, the coordinates of
     ``structure.make_supercell(supercell_repeats(abc, length))`` followed by
     ``structure.cart_coords`` in pymatgen (sites in the same order, folded
-    into the supercell).
+    into the supercell) -- except for sites on a cell face.  pymatgen decides
+    on which face such a site lands by the rounding of a Cartesian round
+    trip, so a rotated copy of the same crystal, or one with an integer added
+    to a fractional coordinate, can give another finite supercell (and other
+    features).  Here the face is decided from the fractional coordinates
+    (:func:`canonical_frac`: always the low face); where pymatgen's rounding
+    chose the other face the point is moved by one supercell vector, so
+    every other coordinate stays bit-identical to pymatgen's.
 
     Parameters
     ----------
@@ -58,6 +91,8 @@ def supercell_coords(lattice, frac, Z, length=64.0):
     lattice = np.asarray(lattice, dtype=np.float64)
     frac = np.asarray(frac, dtype=np.float64).reshape(-1, 3)
     Z = np.asarray(Z, dtype=np.int64)
+    # sites outside [0, 1) or on a high face are first wrapped (a no-op for ITT's CIFs, all in [0, 1))
+    frac = canonical_frac(frac)
     cart0 = _rowdot(frac, lattice)
     abc = np.sqrt((lattice**2).sum(axis=1))
     reps = supercell_repeats(abc, length)
@@ -71,4 +106,7 @@ def supercell_coords(lattice, frac, Z, length=64.0):
     shifts = np.dot(flat, new)
     cart = (cart0[:, None, :] + shifts[None, :, :]).reshape(-1, 3)
     f = np.mod(np.mod(_rowdot(cart, np.linalg.inv(new)), 1), 1)
+    # where each image belongs, from the fractional coordinates alone
+    target = ((frac[:, None, :] + grid[None, :, :]) / np.asarray(reps, dtype=np.float64)).reshape(-1, 3)
+    f = f - np.round(f - target)  # +-1 only where pymatgen's rounding picked the other face
     return _rowdot(f, new), np.repeat(Z, len(shifts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STAT_NAMES", "betti_counts", "diagram_stats", "make_grid", "persistence_image"]
+__all__ = ["MIN_PERSISTENCE", "STAT_NAMES", "betti_counts", "diagram_stats", "make_grid", "persistence_image"]
 
 
 def make_grid(start, stop, step):
@@ -64,7 +64,12 @@ STAT_NAMES = (
 )  # fmt: skip
 
 
-def diagram_stats(bars, max_death=None):
+#: Bars with ``death - birth <= MIN_PERSISTENCE * death`` are rounding noise, not features: gudhi's
+#: ``precision="safe"`` filtration values carry a relative error of up to 1e-5 (CGAL's ``to_double``).
+MIN_PERSISTENCE = 1e-5
+
+
+def diagram_stats(bars, max_death=None, min_persistence=MIN_PERSISTENCE):
     """Summary statistics of one diagram (finite deaths capped at ``max_death``).
 
     Parameters
@@ -73,6 +78,13 @@ def diagram_stats(bars, max_death=None):
     max_death : float, optional
         Infinite deaths are replaced with this value (default: they are left
         out of the death and persistence statistics and only counted).
+    min_persistence : float, default=1e-5
+        Finite bars with ``death - birth <= min_persistence * death`` (a
+        relative length) are dropped first.  Symmetric (cospherical)
+        configurations give bars of zero length up to the filtration values'
+        rounding (up to 1e-5 relative with gudhi's ``precision="safe"``);
+        how many depends on rounding, hence on the order of the sites, and
+        they carry no topology.
 
     Returns
     -------
@@ -80,6 +92,8 @@ def diagram_stats(bars, max_death=None):
         In the order of :data:`STAT_NAMES`; zeros for an empty diagram.
     """
     bars = np.asarray(bars, dtype=np.float64).reshape(-1, 2)
+    bars = bars[~(np.isfinite(bars[:, 1]) & (bars[:, 1] - bars[:, 0] <= min_persistence * np.abs(bars[:, 1])))]
+    bars = bars[np.lexsort((bars[:, 1], bars[:, 0]))]  # sums in one order, whatever the input order
     out = np.zeros(len(STAT_NAMES))
     if len(bars) == 0:
         return out
