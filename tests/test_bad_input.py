@@ -231,6 +231,8 @@ TARGETS = {
 @pytest.mark.parametrize("name", SUPERVISED)
 def test_bad_target(name, case, good, small_frame):
     make, pattern = TARGETS[case]
+    if case == "two_column_y" and _kind(name) == "regressor" and hasattr(ESTIMATORS[name][0](), "module"):
+        pytest.skip("network regressors take several target columns (one output each): documented")
     X = pd.Series(good[:5], index=[f"s{i}" for i in range(5)], dtype=object)
     y = make(_y(name, small_frame, 5))
     if case != "wrong_length_y" and case != "two_column_y":
@@ -284,6 +286,12 @@ def _widen(Xf):
     return out
 
 
+def _same_input(a, b):
+    if isinstance(a, np.ndarray) and a.dtype != object:
+        return a.shape == b.shape
+    return all(x is y for x, y in zip(np.asarray(a, dtype=object).ravel(), np.asarray(b, dtype=object).ravel()))
+
+
 @pytest.mark.parametrize("name", [n for n in MODELS if n in SUPERVISED])
 def test_feature_width_mismatch_at_predict(name, small_frame):
     """A model fitted on a featurizer's output, given output of another width: expected vs got, not torch's error."""
@@ -293,8 +301,12 @@ def test_feature_width_mismatch_at_predict(name, small_frame):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         Xf = feat.fit_transform(X)
+    wide = _widen(Xf)
+    if _same_input(wide, Xf):
+        pytest.skip(f"{type(est).__name__}'s input has no feature width to change (if it has one, add a rule "
+                    "to _widen in tests/test_bad_input.py)")
     model = _fit(clone(est).set_params(featurizer=None), name, Xf, _y(name, small_frame, 12))
-    _expect(lambda: _apply(model, name, _widen(Xf)), r"(features|n_\w+=\d+ \(fitted with \d+\))", name)
+    _expect(lambda: _apply(model, name, wide), r"(features|n_\w+=\d+ \(fitted with \d+\))", name)
     # and the structures a feature-fitted model cannot take
     _expect(lambda: _apply(model, name, X), "fitted on features", name)
 

@@ -463,6 +463,23 @@ class CrystalNetMixin:
         callbacks.append(("batchnorm_stats", RecalibrateBatchNorm()))
         return callbacks
 
+    def initialize_callbacks(self):
+        """Initialise skorch's callbacks, with the BatchNorm recalibration moved last.
+
+        Subclasses and users append callbacks that change the weights at the
+        end of training (early stopping's best epoch, weight averaging); the
+        running statistics must be estimated after all of them.
+
+        Returns
+        -------
+        self
+            The estimator, with ``callbacks_`` set.
+        """
+        super().initialize_callbacks()
+        last = [c for c in self.callbacks_ if c[0] == "batchnorm_stats"]
+        self.callbacks_ = [c for c in self.callbacks_ if c[0] != "batchnorm_stats"] + last
+        return self
+
     def initialize_module(self):
         """Instantiate the module with the user's ``module__*`` and the data-derived sizes.
 
