@@ -15,6 +15,10 @@ Sections (``python benchmarks/bench_crystalformer.py <section> ...``):
     One fold of the shared folds (``fixed_folds``), held-out MAE every few
     epochs: to choose the epoch budget.  Writes
     ``results/bench_crystalformer_probe_<tag>.json``.
+``fold``
+    One fold of the shared folds, GBT / CGNN / Crystalformer at the same
+    epoch budget (a reduced protocol when the 5-fold runs do not fit);
+    written after every model to ``results/bench_crystalformer_fold_<tag>.json``.
 ``cv``
     5-fold CV through :func:`skcrystal.benchmark.run_benchmark` (the shared
     runner and folds) of the registered models on the named frames; results
@@ -330,11 +334,12 @@ def probe(args):
     feat_s = time.perf_counter() - t0
     Ftr, Fte = F[tr], F[te]
     ytr, yte = y.to_numpy()[tr], y.to_numpy()[te]
-    curve = []
+    curve, cpu = [], []
 
     class HeldOut(Callback):
         def on_epoch_end(self, net, **kw):
             ep = len(net.history)
+            cpu.append(time.process_time())
             if ep % args.eval_every == 0 or ep == args.epochs:
                 p = net.predict(Fte)
                 mae = float(np.mean(np.abs(p - yte)))
@@ -342,10 +347,17 @@ def probe(args):
                 print(f"  epoch {ep}: held-out MAE {mae:.4f}  (train L1 {curve[-1][2]:.4f}, "
                       f"{net.history[-1, 'dur']:.1f} s/epoch)", flush=True)
 
+    callbacks = [("heldout", HeldOut())]
+    decay = args.decay
+    if args.schedule == "cosine":
+        from skorch.callbacks import LRScheduler
+
+        callbacks.insert(0, ("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=args.epochs)))
+        decay = None
     params = dict(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, random_state=0,
                   module__d_model=args.d_model, module__n_layers=args.n_layers, module__n_heads=args.n_heads,
-                  module__ffn_dim=4 * args.d_model, swa_epochs=args.swa, lr_decay_steps=args.decay,
-                  callbacks=[("heldout", HeldOut())], verbose=0)
+                  module__ffn_dim=4 * args.d_model, swa_epochs=args.swa, lr_decay_steps=decay,
+                  callbacks=callbacks, verbose=0)
     if args.value_gaussians is not None:
         params["module__n_value_gaussians"] = args.value_gaussians
     model = CrystalformerRegressor(**params)
@@ -358,6 +370,7 @@ def probe(args):
     print(f"{args.frame} fold {args.fold}: final (SWA) MAE {final:.4f}, fit {fit_s:.0f} s", flush=True)
     rec = {"conditions": _conditions(), "config": vars(args), "n": len(y), "n_train": len(tr), "featurize_s": feat_s,
            "fit_s": fit_s, "epoch_s": [float(d) for d in model.history[:, "dur"]], "curve": curve,
+           "epoch_cpu_s": np.diff(cpu).tolist(), "cpu_s": time.process_time(),
            "final_mae": final, "peak_rss_mb": _peak_mb()}
     path = RESULTS / f"bench_crystalformer_probe_{args.tag}.json"
     path.write_text(json.dumps(rec, indent=1, default=str))
@@ -373,6 +386,103 @@ def cv(args):
     out = RESULTS / "crystalformer_cv" / args.tag
     run_benchmark(models=args.models.split(","), frames=args.frames.split(","), preset="full", out=out,
                   fold_ids=fold_ids, verbose=1)
+
+
+# ================================================================================== fold (reduced CV)
+def _fold_models(names, epochs):
+    """The compared models at one epoch budget: GBT (its default), CGNN (the ``full`` preset of
+    :mod:`skcrystal.benchmark`: edge-gated, width 128, cosine schedule) and Crystalformer (the
+    reference architecture and recipe), both networks trained for ``epochs`` epochs."""
+    import torch
+
+    from skcrystal.benchmark import _cosine, make_model
+    from skcrystal.featurizers import CrystalGraph
+    from skcrystal.models import CGNNRegressor, CrystalformerRegressor
+
+    out = {}
+    for name in names:
+        if name == "CGNN":
+            out[name] = CGNNRegressor(
+                featurizer=CrystalGraph(atom_features=("faithful", "cgcnn", "element")),
+                module__conv="edge_gated", module__atom_fea_len=128, module__h_fea_len=256,
+                criterion=torch.nn.L1Loss, max_epochs=epochs, lr=1e-3, batch_size=64,
+                callbacks=_cosine(epochs), random_state=0)
+        elif name == "Crystalformer":
+            out[name] = CrystalformerRegressor(max_epochs=epochs, random_state=0)
+        else:
+            out[name] = make_model(name, "full")
+    return out
+
+
+def _time_budget_cls():
+    from skorch.callbacks import Callback
+
+    class TimeBudget(Callback):
+        """Stop training (as skorch does on Ctrl-C: the end-of-training callbacks still run) after ``seconds``."""
+
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def on_train_begin(self, net, **kw):
+            self.t0_ = time.perf_counter()
+
+        def on_epoch_end(self, net, **kw):
+            if time.perf_counter() - self.t0_ > self.seconds:
+                raise KeyboardInterrupt
+
+    return TimeBudget
+
+
+def _TimeBudget(seconds):
+    return _time_budget_cls()(seconds)
+
+
+def fold(args):
+    """Held-out MAE of several models on one fold of the shared folds, written after every model."""
+    from sklearn.base import clone
+
+    from skcrystal.benchmark import load_frame
+    from skcrystal.evaluation import fixed_folds
+
+    torch.set_num_threads(1)
+    path = RESULTS / f"bench_crystalformer_fold_{args.tag}.json"
+    rec = {"conditions": _conditions(), "config": vars(args), "frames": {},
+           "protocol": f"fold {args.fold} of fixed_folds(5) (KFold(5, shuffle=True, random_state=0)) on "
+                       f"load_frame(frame, n_samples={args.n_samples or 'all'}); networks trained "
+                       f"{args.epochs} epochs"}
+    if path.exists() and args.resume:
+        rec["frames"] = json.loads(path.read_text()).get("frames", {})
+    for frame in args.frames.split(","):
+        X, y = load_frame(frame, "full", args.n_samples)
+        tr, te = list(fixed_folds(5).split(np.zeros(len(y))))[args.fold]
+        fr = rec["frames"].setdefault(frame, {"n": int(len(y)), "n_train": int(len(tr)), "n_test": int(len(te)),
+                                              "mean_baseline_mae": float(np.mean(np.abs(
+                                                  y.to_numpy()[te] - y.to_numpy()[tr].mean()))),
+                                              "models": {}})
+        for name, est in _fold_models(args.models.split(","), args.epochs).items():
+            if name in fr["models"]:
+                continue
+            est = clone(est)
+            if "verbose" in est.get_params(deep=False) and "callbacks" in est.get_params(deep=False):
+                est.set_params(verbose=1)   # the skorch epoch table: progress in the log
+            if args.budget_s and "callbacks" in est.get_params(deep=False):
+                est.set_params(callbacks=list(est.callbacks or []) + [("budget", _TimeBudget(args.budget_s))])
+            t0, c0 = time.perf_counter(), time.process_time()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X.iloc[tr], y.iloc[tr])
+            fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
+            mae = float(np.mean(np.abs(est.predict(X.iloc[te]) - y.to_numpy()[te])))
+            m = {"mae": mae, "fit_s": fit_s, "fit_cpu_s": fit_cpu, "peak_rss_mb": _peak_mb()}
+            if hasattr(est, "history_"):
+                m["epochs"] = len(est.history_)
+                m["epoch_s"] = [float(d) for d in est.history_[:, "dur"]]
+                m["max_epochs"] = int(est.max_epochs)
+                m["train_loss"] = [float(v) for v in est.history_[:, "train_loss"]]
+            fr["models"][name] = m
+            print(f"{frame} fold {args.fold} {name}: MAE {mae:.4f} (fit {fit_s:.0f} s)", flush=True)
+            path.write_text(json.dumps(rec, indent=1, default=str))
+    print("wrote", path)
 
 
 def main(argv=None):
@@ -397,6 +507,7 @@ def main(argv=None):
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--lr", type=float, default=5e-4)
     s.add_argument("--decay", type=float, default=4000)
+    s.add_argument("--schedule", choices=["inverse_sqrt", "cosine"], default="inverse_sqrt")
     s.add_argument("--swa", type=float, default=0.1)
     s.add_argument("--cutoff", type=float, default=7.0)
     s.add_argument("--d-model", type=int, default=128)
@@ -409,6 +520,15 @@ def main(argv=None):
     s.add_argument("--frames", default="perovskites")
     s.add_argument("--fold-ids", default="")
     s.add_argument("--tag", default="run")
+    s = sub.add_parser("fold")
+    s.add_argument("--frames", default="mp_dielectric")
+    s.add_argument("--models", default="GBT,CGNN,Crystalformer")
+    s.add_argument("--fold", type=int, default=0)
+    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--n-samples", type=int, default=0, help="rows per frame (0: all)")
+    s.add_argument("--resume", action="store_true", help="keep the models already in the result file")
+    s.add_argument("--budget-s", type=float, default=0, help="stop a network's training after this many seconds")
+    s.add_argument("--tag", default="run")
     s = sub.add_parser("memone")
     s.add_argument("--impl", choices=["ours", "box125"], required=True)
     s.add_argument("--frames", default="perovskites")
@@ -418,7 +538,7 @@ def main(argv=None):
     s.add_argument("--n-heads", type=int, default=8)
     s.add_argument("--seed", type=int, default=5)
     args = p.parse_args(argv)
-    {"speed": speed, "probe": probe, "cv": cv, "memone": memone}[args.section](args)
+    {"speed": speed, "probe": probe, "cv": cv, "fold": fold, "memone": memone}[args.section](args)
 
 
 if __name__ == "__main__":

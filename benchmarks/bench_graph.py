@@ -64,6 +64,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -231,18 +232,13 @@ def epoch(args):
 
 # ----------------------------------------------------------------- CV
 def _cv_scores(est, X, y, kf, classification=False):
-    from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, mean_absolute_error
+    from skcrystal.evaluation import cross_validate_models
 
-    scores, t = [], time.perf_counter()
-    for tr, te in kf.split(X, y):
-        m = clone(est)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m.fit(X.iloc[tr], y.iloc[tr])
-            p = m.predict(X.iloc[te])
-        scores.append(accuracy_score(y.iloc[te], p) if classification else mean_absolute_error(y.iloc[te], p))
-        print("  fold", len(scores), scores[-1], f"{time.perf_counter() - t:.0f}s", flush=True)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res, _ = cross_validate_models({type(est).__name__: est}, X, y, cv=kf)
+    scores = res["accuracy" if classification else "mae"].tolist()
     return {"folds": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores)),
             "seconds": time.perf_counter() - t}
 
@@ -293,12 +289,11 @@ def cv(args):
 
 def full(args):
     import torch
-    from sklearn.base import clone
     from sklearn.metrics import mean_absolute_error
     from skorch.callbacks import LRScheduler
 
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
-    from skcrystal.evaluation import fixed_folds
+    from skcrystal.evaluation import cross_validate_models, fixed_folds
     from skcrystal.featurizers import CrystalGraph
     from skcrystal.models import CGNNRegressor
 
@@ -322,31 +317,50 @@ def full(args):
         random_state=0, device="cpu",
     )
     out = {"conditions": _conditions(args.threads), "config": vars(args), "n": len(df), "graph_build_s": t_graph,
-           "folds": [], "fold_s": []}
-    wanted = {int(k) for k in args.fold_ids.split(",")} if args.fold_ids else set(range(5))
-    out["fold_ids"] = []
-    for k, (tr, te) in enumerate(fixed_folds().split(graphs)):
-        if k not in wanted:
-            continue
-        out["fold_ids"].append(k)
-        t = time.perf_counter()
-        preds = []
-        for seed in range(args.seeds):  # an ensemble of independently seeded models when seeds > 1
-            m = clone(est).set_params(random_state=seed).fit(graphs[tr], y[tr])
-            preds.append(m.predict(graphs[te]))
-            out.setdefault("member_maes", []).append(float(mean_absolute_error(y[te], preds[-1])))
-        out["folds"].append(float(mean_absolute_error(y[te], np.mean(preds, axis=0))))
-        out["fold_s"].append(time.perf_counter() - t)
+           "folds": [], "fold_s": [], "fold_ids": []}
+    wanted = [int(k) for k in args.fold_ids.split(",")] if args.fold_ids else list(range(5))
+    if args.folds:
+        wanted = wanted[: args.folds]
+    model = est if args.seeds == 1 else SeedEnsemble(est, args.seeds)
+    unit = "eV" if args.dataset == "perovskites" else "eV/atom"
+
+    clock = [time.perf_counter()]
+
+    def record(name, k, fitted, tr, te):  # after each fold: score, print, save (long runs keep their progress)
+        members = fitted.members_ if args.seeds > 1 else [fitted]
+        for m in members:
+            out.setdefault("member_maes", []).append(float(mean_absolute_error(y[te], m.predict(graphs[te]))))
+        out["fold_ids"].append(int(k))
+        out["folds"].append(float(mean_absolute_error(y[te], fitted.predict(graphs[te]))))
+        out["fold_s"].append(time.perf_counter() - clock[0])
+        clock[0] = time.perf_counter()
         # the loss is on standardised targets; times y_std_ it is the training L1 in target units
-        out.setdefault("final_train_l1", []).append(float(m.history_[-1, "train_loss"]) * float(m.y_std_))
+        last = members[-1]
+        out.setdefault("final_train_l1", []).append(float(last.history_[-1, "train_loss"]) * float(last.y_std_))
         out["mean"] = float(np.mean(out["folds"]))
-        unit = "eV" if args.dataset == "perovskites" else "eV/atom"
         print(f"fold {k + 1}: MAE {out['folds'][-1]:.4f} {unit}, {out['fold_s'][-1]:.0f} s, "
               f"train L1 {out['final_train_l1'][-1]:.4f} {unit} (last member)", flush=True)
         _save(f"full_{args.tag}" if args.tag else "full", out)
-        if args.folds and len(out["fold_ids"]) >= args.folds:
-            break
+
+    # the shared fold rule; the folds run are --fold-ids (first --folds of them)
+    cross_validate_models({"CGNN": model}, graphs, y, cv=fixed_folds(), fold_ids=wanted, fold_callback=record,
+                          verbose=False)
     print(f"CGNN {args.dataset} {target} MAE over folds {out['fold_ids']}: {out['mean']:.4f}", flush=True)
+
+
+class SeedEnsemble(RegressorMixin, BaseEstimator):
+    """Average of ``n`` copies of ``est`` seeded 0..n-1 (``--seeds``), fitted on the same fold."""
+
+    def __init__(self, est=None, n=1):
+        self.est = est
+        self.n = n
+
+    def fit(self, X, y):
+        self.members_ = [clone(self.est).set_params(random_state=seed).fit(X, y) for seed in range(self.n)]
+        return self
+
+    def predict(self, X):
+        return np.mean([m.predict(X) for m in self.members_], axis=0)
 
 
 def _merge_full(args):

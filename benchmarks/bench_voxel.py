@@ -140,21 +140,13 @@ def throughput(args):
 
 # ------------------------------------------------------------------------- cv
 def _cv_scores(make, X, y, cv, classification=False, label=""):
-    from sklearn.base import clone
+    from skcrystal.evaluation import cross_validate_models
 
-    scores, t0 = [], time.perf_counter()
-    for k, (tr, te) in enumerate(cv.split(X, y if classification else None)):
-        est = clone(make)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(X.iloc[tr], y.iloc[tr])
-            pred = est.predict(X.iloc[te])
-        if classification:
-            scores.append(float(np.mean(pred == y.iloc[te].to_numpy())))
-        else:
-            scores.append(float(np.mean(np.abs(pred - y.iloc[te].to_numpy()))))
-        if label:
-            print(f"  {label} fold {k}: {scores[-1]:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res, _ = cross_validate_models({label or "model": make}, X, y, cv=cv, verbose=bool(label))
+    scores = res["accuracy" if classification else "mae"].tolist()
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "folds": scores,
             "seconds": time.perf_counter() - t0}
 
@@ -178,9 +170,9 @@ def _ccnn(args, classifier=False):
 
 def cv(args):
     from sklearn.dummy import DummyRegressor
-    from sklearn.model_selection import KFold
 
     from skcrystal.datasets import load_mp_formation_energy, load_perovskites
+    from skcrystal.evaluation import fixed_folds
 
     out = {"config": vars(args), "tasks": {}}
     tasks = [("perovskites", load_perovskites, "heat_ref"),
@@ -190,7 +182,7 @@ def cv(args):
             continue
         df = loader(n_samples=args.n, random_state=0)
         X, y = df["structure"], df[target]
-        kf = KFold(5, shuffle=True, random_state=0)
+        kf = fixed_folds()  # KFold(5, shuffle=True, random_state=0)
         res = {"n": len(df), "target": target}
         res["dummy_mean"] = _cv_scores(DummyRegressor(), X.to_frame(), y, kf)
         print(name, "dummy", res["dummy_mean"]["mean"], flush=True)
@@ -210,10 +202,10 @@ def cv(args):
 
 def spacegroup(args):
     import pandas as pd
-    from sklearn.model_selection import StratifiedKFold
 
     from skcrystal.encodings.crystal import spacegroup_number
     from skcrystal.datasets import load_mp_formation_energy
+    from skcrystal.evaluation import fixed_folds
 
     df = load_mp_formation_energy()
     sg = pd.Series([spacegroup_number(s) for s in df["structure"]], index=df.index)
@@ -225,7 +217,7 @@ def spacegroup(args):
         idx.sort()
         df, sg = df.iloc[idx], sg.iloc[idx]
     X = df["structure"]
-    kf = StratifiedKFold(5, shuffle=True, random_state=0)
+    kf = fixed_folds(classification=True)  # StratifiedKFold(5, shuffle=True, random_state=0)
     majority = float(sg.value_counts(normalize=True).iloc[0])
     res = {"config": vars(args), "n": len(df), "classes": sorted(int(c) for c in top),
            "class_counts": {int(k): int(v) for k, v in sg.value_counts().items()}, "majority_baseline": majority}

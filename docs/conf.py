@@ -6,7 +6,8 @@ The example gallery (``examples/plot_*.py``) is rendered from source without
 running the scripts, so a quick build takes seconds.  Set
 ``SKCRYSTAL_DOCS_RUN_EXAMPLES=1`` to execute them and capture their figures
 (minutes on a CPU).  Intersphinx inventories are fetched from the projects'
-sites; offline that only produces warnings.
+sites when they are reachable; offline the links to numpy, scikit-learn etc.
+stay plain text, so the ``-W`` build of ``make docs`` also passes offline.
 """
 
 from __future__ import annotations
@@ -89,7 +90,12 @@ def setup(app):
 
 
 # -- intersphinx -------------------------------------------------------------
-intersphinx_mapping = {
+# ``make docs`` builds with -W (warnings are errors).  Sphinx reports an
+# unreachable inventory as an untyped warning that cannot be suppressed, so the
+# mapping is configured only when the sites answer (quick DNS + TCP check);
+# offline, references to numpy/sklearn/... stay plain text (nitpicky is off).
+# SKCRYSTAL_DOCS_INTERSPHINX=1 / 0 forces it on / off.
+_INTERSPHINX = {
     "python": ("https://docs.python.org/3", None),
     "numpy": ("https://numpy.org/doc/stable/", None),
     "scipy": ("https://docs.scipy.org/doc/scipy/", None),
@@ -100,7 +106,22 @@ intersphinx_mapping = {
     "pymatgen": ("https://pymatgen.org/", None),
     "matplotlib": ("https://matplotlib.org/stable/", None),
 }
-intersphinx_timeout = 5  # offline builds give up quickly and only warn
+
+
+def _online(host="docs.python.org", timeout=2.0):
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+_want = os.environ.get("SKCRYSTAL_DOCS_INTERSPHINX", "").strip().lower()
+intersphinx_mapping = _INTERSPHINX if (_want in ("1", "true", "yes") or (_want == "" and _online())) else {}
+intersphinx_timeout = 5
+nitpicky = False
 
 # -- sphinx-gallery ----------------------------------------------------------
 RUN_EXAMPLES = os.environ.get("SKCRYSTAL_DOCS_RUN_EXAMPLES", "0").strip().lower() in ("1", "true", "yes")
@@ -109,8 +130,9 @@ sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],  # git-ignored
     "filename_pattern": r"/plot_",
-    # demo.py is the `make demo` command-line job, not a gallery page
-    "ignore_pattern": r"(__init__|demo)\.py",
+    # only plot_*.py are gallery pages; the other scripts (demo.py = `make demo`, scaling_out.py, ...)
+    # are command-line jobs
+    "ignore_pattern": r"(^|[/\\])(?!plot_)[^/\\]*\.py$",
     "plot_gallery": "True" if RUN_EXAMPLES else "False",
     "download_all_examples": False,
     "remove_config_comments": True,

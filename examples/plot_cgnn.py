@@ -11,6 +11,7 @@ histogram of a few perovskites, and trains a small
 bundled perovskites (a few epochs only, so the numbers are far from converged).
 """
 
+import os
 import warnings
 
 import matplotlib
@@ -30,7 +31,10 @@ from skcrystal.models import CANNRegressor, CGNNRegressor  # noqa: E402
 warnings.simplefilter("ignore")
 torch.set_num_threads(2)
 
-df = load_perovskites(n_samples=200, random_state=0)
+# SKCRYSTAL_QUICK=1 shrinks the run to a few seconds (the test suite runs every example that way)
+QUICK = os.environ.get("SKCRYSTAL_QUICK", "0") not in ("", "0")
+EPOCHS = 2 if QUICK else 10
+df = load_perovskites(n_samples=60 if QUICK else 200, random_state=0)
 
 # %%
 # One graph
@@ -57,9 +61,9 @@ fig.tight_layout()
 X_tr, X_te, y_tr, y_te = train_test_split(df["structure"], df["heat_ref"], test_size=0.25, random_state=0)
 cgnn = make_pipeline(
     CrystalGraph(cutoff=8.0),
-    CGNNRegressor(max_epochs=10, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu"),
+    CGNNRegressor(max_epochs=EPOCHS, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu"),
 )
-cann = CANNRegressor(max_epochs=10, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu")
+cann = CANNRegressor(max_epochs=EPOCHS, lr=3e-3, criterion=torch.nn.L1Loss, random_state=0, device="cpu")
 for name, model in [("CGNN", cgnn), ("CANN", cann)]:
     model.fit(X_tr, y_tr)
     print(f"{name}: test MAE {mean_absolute_error(y_te, model.predict(X_te)):.3f} eV "

@@ -26,6 +26,7 @@ Steps:
 """
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -128,7 +129,11 @@ def step_accelerate(args):
     from skcrystal.models.accelerate import AcceleratedCGNNRegressor
 
     df = load_mp_formation_energy(n_samples=args.n_accelerate, random_state=0)
-    accelerator = Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
+    import torch
+
+    # cpu=True on a machine without GPUs: accelerate then runs launched processes with gloo
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(),
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
     model = AcceleratedCGNNRegressor(accelerator=accelerator, max_epochs=args.epochs, batch_size=64,
                                      random_state=0, verbose=1)
     model.fit(df["structure"], df["formation_energy_per_atom"])
@@ -142,13 +147,15 @@ STEPS = {"dask": step_dask, "cache": step_cache, "stream": step_stream, "acceler
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # SKCRYSTAL_QUICK=1: tiny sizes, a smoke test of every step (the test suite runs the examples that way)
+    quick = os.environ.get("SKCRYSTAL_QUICK", "0") not in ("", "0")
     ap.add_argument("--step", action="append", choices=list(STEPS), help="default: all")
-    ap.add_argument("--n-dask", type=int, default=60)
-    ap.add_argument("--n-cache", type=int, default=500)
-    ap.add_argument("--n-stream", type=int, default=3000)
-    ap.add_argument("--chunk-size", type=int, default=500)
-    ap.add_argument("--n-accelerate", type=int, default=512)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--n-dask", type=int, default=4 if quick else 60)
+    ap.add_argument("--n-cache", type=int, default=20 if quick else 500)
+    ap.add_argument("--n-stream", type=int, default=40 if quick else 3000)
+    ap.add_argument("--chunk-size", type=int, default=20 if quick else 500)
+    ap.add_argument("--n-accelerate", type=int, default=32 if quick else 512)
+    ap.add_argument("--epochs", type=int, default=1 if quick else 5)
     args = ap.parse_args()
     for name in args.step or list(STEPS):
         print(f"--- {name}")

@@ -221,8 +221,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     and ``_cache_ignore`` (parameters that do not change the result).  Every
     concrete featurizer also declares ``_parameter_constraints`` (what each
     parameter may be, checked once per ``fit``) and ``_invariances`` (the
-    symmetries its output provably has, checked by ``tests/test_invariance.py``;
-    see :doc:`/contributing`).
+    symmetries its output provably has, checked by ``tests/test_invariance.py``).
 
     Changing a parameter that shapes the output (``set_params``) after
     ``fit`` makes ``transform`` raise :class:`~sklearn.exceptions.NotFittedError`
@@ -360,17 +359,17 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : DataFrame with a ``structure`` column, Series, or list of structures
-            Training structures.
+        X : DataFrame with a ``structure`` column, Series or list of Structures
+            The structures (anything :func:`~skcrystal.check_structures` accepts).
         y : ignored
-            Present for API compatibility.
+            Present for the scikit-learn API.
         **fit_params : dict
-            Ignored.
+            Ignored (the featurizers take no fit parameters).
 
         Returns
         -------
-        X_new : ndarray of shape (n_structures, ``n_features_out_``)
-            The features of ``X``.
+        ndarray or DataFrame
+            Same as :meth:`transform` on ``X``.
         """
         self._check_params()
         structures = self._validate(X)
@@ -408,9 +407,9 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _disk_cache(self):
         """The on-disk cache function (``joblib.Memory.cache``), or None without ``memory``."""
-        if self.memory is None or not self._cacheable:
+        memory = getattr(self, "memory", None)  # a subclass whose __init__ forgot it: no disk cache
+        if memory is None or not self._cacheable:
             return None
-        memory = self.memory
         if isinstance(memory, (str, os.PathLike)):
             from joblib import Memory
 

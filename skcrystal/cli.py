@@ -28,7 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
-__all__ = ["main", "parse_param", "resolve_featurizer", "resolve_model"]
+__all__ = ["build_parser", "main", "parse_param", "resolve_featurizer", "resolve_model"]
 
 
 class CLIError(Exception):
@@ -198,6 +198,10 @@ def cmd_featurize(args):
     if args.n_jobs is not None:
         params.setdefault("n_jobs", args.n_jobs)
     feat = _construct(cls, params)
+    lower = out.name.lower()
+    if getattr(feat, "_output_kind", "numeric") == "object" and not lower.endswith((".joblib", ".pkl")):
+        raise CLIError(f"{cls.__name__} gives one object per structure (e.g. a graph), which a "
+                       f"{out.suffix} file cannot hold; write {out.name.split('.')[0]}.joblib instead")
     df = _read(args.input, structure_column=args.structure_column)
     _say(args, f"featurizing {len(df)} structures with {feat!r}")
     t = time.perf_counter()
@@ -205,7 +209,6 @@ def cmd_featurize(args):
         warnings.simplefilter("ignore")
         Xf = feat.fit_transform(df[["structure"]])
     names = list(feat.get_feature_names_out())
-    lower = out.name.lower()
     numeric = isinstance(Xf, np.ndarray) and Xf.dtype != object
     if lower.endswith((".csv", ".csv.gz")):
         if not numeric:

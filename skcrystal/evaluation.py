@@ -52,6 +52,15 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
 
 
+def _take(X, idx):
+    """Rows ``idx`` of a frame, an array (features or graphs) or a list."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
+        return X[idx]
+    return [X[i] for i in idx]
+
+
 def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fold_callback=None):
     """Score each model on the same folds, keeping out-of-fold predictions and timings.
 
@@ -93,8 +102,7 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
             if wanted is not None and fold not in wanted:
                 continue
             est = clone(model)
-            Xtr = X.iloc[tr] if hasattr(X, "iloc") else [X[i] for i in tr]
-            Xte = X.iloc[te] if hasattr(X, "iloc") else [X[i] for i in te]
+            Xtr, Xte = _take(X, tr), _take(X, te)
             t0 = time.perf_counter()
             est.fit(Xtr, y.iloc[tr])
             t1 = time.perf_counter()
@@ -174,7 +182,7 @@ def parity_plot(y, oof, path, unit="", title=None):
     from matplotlib.figure import Figure
 
     names = list(oof.columns)
-    fig = Figure(figsize=(4.2 * len(names), 4.2))
+    fig = Figure(figsize=(max(4.2 * len(names), 5.0), 4.2))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(names), squeeze=False)
     y = np.asarray(y, dtype=float)
@@ -189,10 +197,17 @@ def parity_plot(y, oof, path, unit="", title=None):
         ax.set_title(f"{name}: MAE {mae:.3f} {unit}".strip())
         ax.set_aspect("equal", adjustable="box")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
+
+
+def _suptitle(fig, title):
+    """Figure title wrapped to the figure's width (a one-panel figure would clip a long title)."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, max(30, int(fig.get_figwidth() * 9))), fontsize=11)
 
 
 def training_curve(estimator):
@@ -267,7 +282,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
     from matplotlib.ticker import MaxNLocator
 
     names = list(curves)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.6 * len(names), 5.0), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         for k, c in enumerate(curves[name]):
             c = np.asarray(c, dtype=float)
@@ -290,7 +305,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
         if 1 < len(curves[name]) <= 10:
             ax.legend(fontsize=7, loc="upper right")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

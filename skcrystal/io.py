@@ -21,7 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["IncompatibleModelError", "load_model", "model_info", "read_structures", "save_model"]
+__all__ = [
+    "IncompatibleModelError",
+    "check_compatible",
+    "load_model",
+    "model_info",
+    "read_structures",
+    "save_model",
+]
 
 #: File-name patterns read from a folder (case-insensitive).
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".mcif")

@@ -319,7 +319,13 @@ class FeatureStore:
             np.zeros(0, bool)
 
     def featurizer(self):
-        """The fitted featurizer that wrote the store (unpickled from the store)."""
+        """The fitted featurizer that wrote the store.
+
+        Returns
+        -------
+        StructureFeaturizer
+            Unpickled from the store.
+        """
         with open(self.path / _FEATURIZER, "rb") as fh:
             return pickle.load(fh)
 
@@ -353,7 +359,15 @@ class FeatureStore:
             yield from objs
 
     def iter_chunks(self):
-        """Yield ``(keys, features)`` part by part: a float matrix (numeric) or a list of objects."""
+        """Yield the stored features part by part (one part in memory at a time).
+
+        Yields
+        ------
+        keys : ndarray of str
+            Keys of the part's structures.
+        features : ndarray of shape (n, n_features) or list
+            A float matrix (numeric store) or the objects (graphs, tokens…).
+        """
         for part in self._parts:
             if self.kind == "numeric":
                 import pyarrow.parquet as pq
@@ -370,7 +384,17 @@ class FeatureStore:
                        [pickle.loads(data[off[k]:off[k + 1]]) for k in range(len(off) - 1)])
 
     def to_pandas(self, columns=None):
-        """The numeric features as a DataFrame indexed by key (loads them: for stores that fit in memory)."""
+        """The numeric features as a DataFrame indexed by key (loads them: for stores that fit in memory).
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Read only these feature columns.
+
+        Returns
+        -------
+        DataFrame
+        """
         if self.kind != "numeric":
             raise ValueError("to_pandas() reads numeric stores; iterate an object store or index it")
         import pandas as pd
@@ -473,6 +497,7 @@ def featurize_to_store(featurizer, source, path, *, chunk_size=1000, resume=True
     Returns
     -------
     FeatureStore
+        The store, opened for reading (complete).
 
     Raises
     ------

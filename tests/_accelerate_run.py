@@ -11,8 +11,6 @@ import torch
 
 torch.set_num_threads(1)
 
-from accelerate import Accelerator, DataLoaderConfiguration  # noqa: E402
-
 from skcrystal.datasets import load_mp_formation_energy  # noqa: E402
 from skcrystal.models.accelerate import AcceleratedCGNNRegressor  # noqa: E402
 
@@ -27,11 +25,15 @@ def frame():
 
 
 if __name__ == "__main__":
+    import os
+
     X, y = frame()
-    # split_batches: batch_size is the global batch (16 = 8 per process with 2), as in one process
-    acc = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(split_batches=True))
     kw = dict(KW, module__norm=sys.argv[2]) if len(sys.argv) > 2 else KW
-    model = AcceleratedCGNNRegressor(accelerator=acc, **kw).fit(X, y)
+    # the default accelerator (gloo on CPU under torchrun); batch_size is per process, so the global
+    # batch of 16 is 16 / processes each
+    kw["batch_size"] = KW["batch_size"] // int(os.environ.get("WORLD_SIZE", 1))
+    model = AcceleratedCGNNRegressor(**kw).fit(X, y)
+    acc = model.accelerator
     pred = model.predict(X)
     losses = np.array(model.history[:, "train_loss"])
     if acc.is_main_process:

@@ -117,6 +117,25 @@ def _topology():
 _topology()
 
 
+def _mgt():
+    from skcrystal import featurizers as F
+    from skcrystal import models as M
+
+    tiny_net = dict(max_epochs=2, batch_size=16, module__width=8, module__n_layers=1, module__ns=4, module__nv=2,
+                    module__angle_width=4, module__n_rbf=16, random_state=0, verbose=0)
+    tiny_mgt = dict(tiny_net, module__hidden_dim=4)
+    ESTIMATORS.update(
+        {
+            "DualViewGraph": (lambda: F.DualViewGraph(cutoff=5.0, max_neighbors=8), "transformer",
+                              {"dualviewgraph__cutoff": [4.0, 5.0]}),
+            "MGTRegressor": (lambda: M.MGTRegressor(**tiny_mgt), "regressor", {"module__n_layers": [1, 2]}),
+            "MGTClassifier": (lambda: M.MGTClassifier(**tiny_mgt), "classifier", {"lr": [1e-3, 3e-3]}),
+            "MGTPretrainer": (lambda: M.MGTPretrainer(**tiny_net), "transformer",
+                              {"mgtpretrainer__angle_weight": [0.5, 1.0]}),
+        }
+    )
+
+
 def _itt():
     from skcrystal import featurizers as F
     from skcrystal import models as M
@@ -140,6 +159,9 @@ def _itt():
                               {"ittpretrainer__mask_ratio": [0.15, 0.3]}),
         }
     )
+
+
+_mgt()
 
 
 _itt()

@@ -74,6 +74,18 @@ def test_invalid_accelerator_is_rejected(small_frame):
         AcceleratedNNNRegressor(accelerator="gpu", max_epochs=1).fit(small_frame[["structure"]], small_frame["target"])
 
 
+def test_a_launched_process_with_a_single_process_accelerator_warns(small_frame, monkeypatch):
+    from accelerate import Accelerator
+
+    from skcrystal.models.accelerate import AcceleratedNNNRegressor
+
+    acc = Accelerator()  # made before the launch variables: a plain single-process accelerator
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.warns(UserWarning, match="2 processes were launched but the accelerator is not distributed"):
+        AcceleratedNNNRegressor(accelerator=acc, max_epochs=1, module__hidden=(8,)).fit(
+            small_frame[["structure"]], small_frame["target"])
+
+
 def _torchrun(n_processes, out):
     script = Path(__file__).with_name("_accelerate_run.py")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
@@ -86,7 +98,8 @@ def _torchrun(n_processes, out):
 
 
 def test_two_cpu_processes_match_one(tmp_path):
-    """Data-parallel training on 2 gloo processes (batch 16 split 8 + 8) predicts what one process does."""
+    """Data-parallel training on 2 gloo processes (8 + 8 per step, the default accelerator) predicts what
+    one process does with batches of 16."""
     import torch.distributed
 
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():

@@ -64,6 +64,7 @@ def test_quick_benchmark_writes_table_json_and_plots(tmp_path, monkeypatch, caps
     for m in fr["models"].values():
         assert len(m["mae"]) == 5 and np.isfinite(m["mae_mean"]) and m["peak_rss_mb"] > 0
     assert len(fr["models"]["CGNN"]["train_curve"]) == 5
+    assert fr["models"]["CGNN"]["input"] == "precomputed features"  # CrystalGraph learns nothing in fit
     assert rec["versions"]["skcrystal"] and rec["conditions"]["preset"] == "quick"
     assert "random_state=0" in rec["conditions"]["folds"]
     md = (out / "results.md").read_text()
@@ -84,3 +85,16 @@ def test_custom_estimators_and_fold_subset(tmp_path):
                         n_samples=30, fold_ids=[1, 3], out=None, verbose=0)
     m = rec["frames"]["perovskites"]["models"]["median"]
     assert m["folds"] == [1, 3] and "train_curve" not in m
+
+
+def test_precomputed_features_give_the_same_scores_as_structures():
+    """Training on the once-computed features equals featurizing inside every fold (a stateless featurizer)."""
+    from skcrystal.evaluation import cross_validate_models
+
+    est = make_model("GBT", "quick").set_params(n_estimators=20)
+    rec = run_benchmark({"GBT": est}, ["perovskites"], preset="quick", n_samples=40, out=None, verbose=0)
+    X, y = load_frame("perovskites", n_samples=40)
+    res, _ = cross_validate_models({"GBT": est}, X, y, verbose=False)
+    m = rec["frames"]["perovskites"]["models"]["GBT"]
+    assert m["input"] == "precomputed features"
+    np.testing.assert_allclose(m["mae"], res["mae"], rtol=1e-6)

@@ -18,6 +18,7 @@ from skcrystal.nn.crystalformer import (
     PeriodicAttention,
     box_attention_reference,
     plan_entries,
+    reference_image_range,
     sigma_max,
     truncation_bound,
     value_basis,
@@ -127,6 +128,38 @@ def test_brute_force_check_can_fail(cells):
     s = cells["mp0"]
     err, _, _ = _compare(_attention(widest=True), s, cutoff=7.0)
     assert 1e-4 < err < truncation_bound(7.0, len(s) / s.volume)
+
+
+def test_image_range_rule(cells):
+    """The reference's box rule R_d = max(2, ceil((3.5σ + 0.01)|b_d|/2π)) and how the image ball relates to it."""
+    s_max = sigma_max()
+    assert reference_image_range(Lattice.cubic(3.0).matrix).tolist() == [3, 3, 3]    # 6.94 Å / 3 Å -> 3
+    assert reference_image_range(Lattice.cubic(4.0).matrix).tolist() == [2, 2, 2]    # 1.74 -> 2
+    assert reference_image_range(Lattice.cubic(20.0).matrix).tolist() == [2, 2, 2]   # at least 2
+    assert reference_image_range(Lattice.cubic(1.5).matrix, sigma=0.7).tolist() == [2, 2, 2]
+    assert reference_image_range(Lattice.cubic(1.5).matrix).tolist() == [5, 5, 5]    # per head: wider σ, more
+    assert reference_image_range(Lattice.tetragonal(3.0, 12.0).matrix).tolist() == [3, 3, 2]
+    # the default ball covers the radius of the rule at the widest head
+    assert CrystalformerFeaturizer().cutoff >= 3.5 * s_max + 0.01
+    for name in ("perovskite", "mp0", "slab", "skewed"):
+        s = cells[name]
+        att = _attention(widest=True)
+        x = torch.randn(len(s), att.d_model, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        lat, cart = torch.tensor(s.lattice.matrix), torch.tensor(s.cart_coords)
+        R = int(max(6, np.ceil(15.0 / _heights(s.lattice.matrix).min()) + 1))
+        with torch.no_grad():
+            ref, _ = box_attention_reference(att, x, lat, cart, R)
+            rule, _ = box_attention_reference(att, x, lat, cart, reference_image_range(s.lattice.matrix))
+            ball = {}
+            for cutoff in (3.5 * s_max + 0.01, 12.0):
+                b = _one(s, cutoff)
+                ball[cutoff] = att(x, b["atom_mask"], b["neighbor_index"], b["neighbor_distance"].double(),
+                                   b["neighbor_multiplicity"])
+        scale = float(ref.abs().max())
+        err_rule, err_ball, err_12 = (float((y - ref).abs().max()) / scale for y in (rule, *ball.values()))
+        # the rule's box holds the whole 3.5σ ball (and more): at least as accurate; a 12 Å ball matches the rule
+        assert err_rule <= err_ball and err_ball > 1e-4, (name, err_rule, err_ball)
+        assert err_12 <= max(err_rule, 1e-7), (name, err_12, err_rule)
 
 
 def test_test_cells_are_thin_and_skewed(cells):
@@ -271,6 +304,16 @@ def test_recipe_defaults():
     m = CrystalformerRegressor()
     assert m.lr == 5e-4 and m.optimizer__betas == (0.9, 0.98) and m.optimizer__weight_decay == 1e-5
     assert m.gradient_clipping == 1.0 and m.criterion is torch.nn.L1Loss
+    assert m.optimizer is torch.optim.AdamW and m.batch_size == 128 and m.lr_decay_steps == 4000
+    assert m.swa_epochs == 0.1 and m.max_epochs == 200
+    assert CrystalformerClassifier().criterion is torch.nn.CrossEntropyLoss
+    assert dict(m.get_default_callbacks())["lr_schedule"].decay_steps == 4000
+    # the reference architecture: 4 layers of width 128, 8 heads, FFN 512, K = 64, no layer norm, bias-free embedding
+    net = Crystalformer()
+    att = net.layers[0].attention
+    assert len(net.layers) == 4 and att.d_model == 128 and att.n_heads == 8 and att.value_pe.shape[-1] == 64
+    assert net.layers[0].linear1.out_features == 512 and net.embedding.bias is None
+    assert (att.r0, att.b) == (1.4, 0.5) and not any(isinstance(mod, torch.nn.LayerNorm) for mod in net.modules())
     names = [n for n, _ in m.get_default_callbacks()]
     assert "lr_schedule" in names and "swa" in names and "gradient_clipping" in names
     m2 = CrystalformerRegressor(lr_decay_steps=None, swa_epochs=0)

@@ -95,20 +95,37 @@ def test_disk_cache_invalidates_on_parameters_state_and_version(small_frame, tmp
     np.testing.assert_array_equal(a, c)
 
 
+ENGINES = {"dask", "distributed", "ray", "accelerate"}
+
+
 def _featurize_into(path, X):
     from skcrystal.featurizers import CrystalGraph
 
     out = CrystalGraph(cutoff=5.0, memory=path).fit_transform(X)
-    return [g.edge_distance for g in out[:, 0]]
+    # every model, the torch Datasets and the streaming store load without an engine too
+    import skcrystal.models
+    import skcrystal.nn.data  # noqa: F401
+    import skcrystal.streaming  # noqa: F401
+
+    [getattr(skcrystal.models, name) for name in skcrystal.models.__all__]
+    # a fresh worker process: which cluster/training engines did featurizing (with a disk cache) import?
+    return [g.edge_distance for g in out[:, 0]], sorted(ENGINES & {m.split(".")[0] for m in sys.modules})
 
 
 def test_disk_cache_shared_by_processes_writing_at_once(small_frame, tmp_path, monkeypatch):
     """Two worker processes fill one cache concurrently; this process then featurizes nothing."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # fresh workers: nothing imported by earlier tests
     X = list(small_frame["structure"])
     clear_feature_cache()
-    runs = joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(_featurize_into)(str(tmp_path), X) for _ in range(2))
+    results = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(_featurize_into)(str(tmp_path), X) for _ in range(2))
+    runs = [r[0] for r in results]
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+    # Dask, Ray and Accelerate are optional extras, never imported unless used
+    assert [r[1] for r in results] == [[], []]
     calls = _counting(monkeypatch, CrystalGraph)
     clear_feature_cache()
     mine = CrystalGraph(cutoff=5.0, memory=str(tmp_path)).fit_transform(X)
@@ -130,6 +147,35 @@ def test_failed_structures_are_not_cached(small_frame, tmp_path, monkeypatch):
     n_bad = int(np.isnan(out).all(axis=1).sum())
     assert n_bad == sum(len(s) > 5 for s in X) and 0 < n_bad < 8
     assert len(calls) == 8 + n_bad  # the second run retries only the failures
+
+
+def _registered_featurizers():
+    from _registry import ESTIMATORS
+
+    return sorted(n for n, (factory, kind, *_) in ESTIMATORS.items()
+                  if kind == "transformer" and isinstance(factory(), StructureFeaturizer))
+
+
+@pytest.mark.parametrize("name", _registered_featurizers())
+def test_every_featurizer_takes_memory_and_reads_the_disk(name, small_frame, tmp_path, monkeypatch):
+    """Every registered featurizer lists ``memory`` in its __init__, and a disk hit skips its work."""
+    from _registry import ESTIMATORS
+    from test_common import _as_comparable, _assert_same
+
+    factory = ESTIMATORS[name][0]
+    f = factory()
+    assert "memory" in f.get_params(deep=False), f"{name}.__init__ must list memory=None (see StructureFeaturizer)"
+    if not f._cacheable:
+        pytest.skip(f"{name} is not cacheable")
+    X = small_frame["structure"].iloc[[0, 20]]  # a perovskite and an MP cell
+    calls = _counting(monkeypatch, type(f))
+    clear_feature_cache()
+    first = clone(f).set_params(memory=str(tmp_path)).fit_transform(X)
+    n_first = len(calls)
+    clear_feature_cache()
+    second = clone(f).set_params(memory=str(tmp_path)).fit_transform(X)
+    assert n_first == 2 and len(calls) == 2
+    _assert_same(_as_comparable(first), _as_comparable(second))
 
 
 @pytest.mark.parametrize("bad", [3, ["a"], object()])
@@ -262,16 +308,3 @@ def test_ray_backend_equals_serial(small_frame, monkeypatch):
         ray.shutdown()
 
 
-def test_cluster_engines_are_never_imported_unless_used(tmp_path):
-    import subprocess
-
-    code = (
-        "import sys\n"
-        "from skcrystal.datasets import load_mp_formation_energy\n"
-        "from skcrystal.featurizers import LatticeEncoding\n"
-        "LatticeEncoding(n_jobs=2, memory=sys.argv[1]).fit_transform(load_mp_formation_energy(n_samples=5))\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', 'ray', 'accelerate'}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -144,3 +144,28 @@ def test_cgnn_trains_from_a_store_as_from_graphs_in_memory(frame, tmp_path):
     ds = FeatureStoreDataset(store, y.loc[store.keys].to_numpy())
     inputs, yb = collate_graphs([ds[i] for i in range(4)])
     assert inputs["global_features"].shape[0] == 4 and yb.shape == (4,)
+
+
+def test_memory_is_bounded_by_one_chunk(frame, tmp_path):
+    """The source is pulled at most one chunk ahead of what is on disk, the in-memory feature cache stays
+    empty, and reading the store back keeps at most a few parts."""
+    import skcrystal.base as base
+
+    path = tmp_path / "s"
+    pulled = []
+
+    def source():
+        for key, s in _pairs(frame):
+            on_disk = 5 * len(list(path.glob("part-*.parquet"))) if path.exists() else 0
+            assert len(pulled) - on_disk < 5, "the writer held more than one chunk of structures"
+            pulled.append(key)
+            yield key, s
+
+    clear_feature_cache()
+    store = featurize_to_store(LatticeEncoding(), source(), path, chunk_size=5)
+    assert pulled == list(frame.index) and store.n_parts == 5
+    assert len(base._CACHE) == 0, "streaming filled the in-memory cache (memory would grow with the frame)"
+    ref = LatticeEncoding().fit_transform(frame)
+    for i in [0, 22, 6, 17, 11, 3, 20]:  # random access over every part
+        np.testing.assert_array_equal(store[i], ref[i])
+        assert len(store._numeric) <= 4

@@ -21,7 +21,14 @@ from ..geometry import periodic_neighbors
 from ..utils._param_validation import Interval, SequenceOf, StrOptions
 from ..utils.validation import structure_arrays
 
-__all__ = ["CrystalGraph", "CrystalGraphData", "gaussian_centers", "gaussian_expansion"]
+__all__ = [
+    "CrystalGraph",
+    "CrystalGraphData",
+    "atom_feature_matrix",
+    "atom_feature_parts",
+    "gaussian_centers",
+    "gaussian_expansion",
+]
 
 
 def gaussian_centers(start=0.0, stop=8.0, step=0.2):
@@ -64,6 +71,56 @@ def gaussian_expansion(distance, centers, width):
     """
     distance = np.asarray(distance, dtype=np.float64)
     return np.exp(-((distance[:, None] - np.asarray(centers)[None, :]) ** 2) / width**2)
+
+
+_ATOM_BLOCKS = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
+
+
+#: What an ``atom_features`` parameter may be (a block name, "both", or a tuple of distinct block names).
+ATOM_FEATURES_CONSTRAINT = [
+    StrOptions({"faithful", "cgcnn", "element", "both"}),
+    SequenceOf(StrOptions({"faithful", "cgcnn", "element"}), unique=True),
+]
+
+
+def atom_feature_parts(spec):
+    """The atom-feature block names of an ``atom_features`` specification, checked.
+
+    Parameters
+    ----------
+    spec : str or tuple of str
+        ``"faithful"``, ``"cgcnn"``, ``"element"``, ``"both"`` (= faithful and
+        cgcnn) or a tuple of distinct block names.
+
+    Returns
+    -------
+    tuple of str
+    """
+    parts = ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
+    allowed = tuple(_ATOM_BLOCKS)
+    if not parts or any(p not in allowed for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(
+            "atom_features must be 'faithful', 'cgcnn', 'element', 'both' or a tuple of distinct names "
+            f"from {allowed}, got {spec!r}"
+        )
+    return parts
+
+
+def atom_feature_matrix(Z, spec):
+    """Per-atom input features: the named blocks concatenated in order, shape (n_atoms, width).
+
+    Parameters
+    ----------
+    Z : array of int, shape (n_atoms,)
+        Atomic numbers.
+    spec : str or tuple of str
+        See :func:`atom_feature_parts`.
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    return np.concatenate([_ATOM_BLOCKS[p](Z) for p in atom_feature_parts(spec)], axis=1).astype(np.float32)
 
 
 @dataclass
@@ -262,10 +319,7 @@ class CrystalGraph(StructureFeaturizer):
         "gaussian_step": [Interval(Real, 0, None, closed="neither")],
         "gaussian_width": [Interval(Real, 0, None, closed="neither"), None],
         "edge_vectors": ["boolean"],
-        "atom_features": [
-            StrOptions({"faithful", "cgcnn", "element", "both"}),
-            SequenceOf(StrOptions({"faithful", "cgcnn", "element"}), unique=True),
-        ],
+        "atom_features": ATOM_FEATURES_CONSTRAINT,
         "global_features": [StrOptions({"faithful", "lattice"}), None],
         "symprec": [Interval(Real, 0, None, closed="neither")],
     }
@@ -305,12 +359,10 @@ class CrystalGraph(StructureFeaturizer):
         return ["graph"]
 
     def _atom_feature_parts(self):
-        spec = self.atom_features
-        return ("faithful", "cgcnn") if spec == "both" else (spec,) if isinstance(spec, str) else tuple(spec)
+        return atom_feature_parts(self.atom_features)
 
     def _atom_features(self, Z):
-        blocks = {"faithful": atom_codes, "cgcnn": cgcnn_atom_features, "element": element_one_hot}
-        return np.concatenate([blocks[p](Z) for p in self._atom_feature_parts()], axis=1)
+        return atom_feature_matrix(Z, self.atom_features)
 
     def _global(self, structure, lattice):
         if self.global_features is None:

@@ -352,7 +352,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if cx is None or cx["n_a"] == 0:
                         out[key] = list(empty)
                     else:
-                        h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles)
+                        h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles,
+                                                      compiled=counts and coded)
                         out[key] = [h0, h1]
                     if counts:
                         igrid = make_grid(*self.interaction_grid)

@@ -6,6 +6,7 @@ from .cgnn import CGNNClassifier, CGNNRegressor
 from .crystalformer import CrystalformerClassifier, CrystalformerRegressor
 from .gbt import GBTClassifier, GBTRegressor
 from .itt import ITTClassifier, ITTPretrainer, ITTRegressor
+from .mgt import MGTClassifier, MGTPretrainer, MGTRegressor
 from .nnn import NNNClassifier, NNNRegressor
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "ITTClassifier",
     "ITTPretrainer",
     "ITTRegressor",
+    "MGTClassifier",
+    "MGTPretrainer",
+    "MGTRegressor",
     "NNNClassifier",
     "NNNRegressor",
 ]

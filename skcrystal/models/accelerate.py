@@ -43,21 +43,29 @@ __all__ = ["CrystalAccelerateMixin", "accelerated"]
 
 
 class CrystalAccelerateMixin(AccelerateMixin):
-    """skorch's ``AccelerateMixin`` for the skcrystal network base (put it first in the bases).
+    """The ``AccelerateMixin`` of skorch for the skcrystal network base (put it first in the bases).
 
     Parameters
     ----------
+    *args
+        The model's positional parameters (``module``).
     accelerator : accelerate.Accelerator or None, default=None
         The accelerator; ``None`` makes ``Accelerator()`` at fit, which
         picks up what ``accelerate launch`` / ``torchrun`` set (processes,
-        devices, mixed precision from ``accelerate config``) and is a plain
-        single-process run otherwise.  Pass your own for other settings,
+        devices, mixed precision from ``accelerate config``; gloo on CPU
+        when processes were launched on a machine without GPUs) and is a
+        plain single-process run otherwise.  A given accelerator that is not
+        distributed although several processes were launched (on CPUs,
+        accelerate needs ``cpu=True``) is warned about.  Pass your own for other settings,
         e.g. ``Accelerator(mixed_precision="bf16",
         dataloader_config=DataLoaderConfiguration(split_batches=True))``.
     device : None, default=None
         Device placement is the accelerator's (skorch requires ``None``).
     unwrap_after_train : bool, default=True
         Restore the plain module after training (needed to pickle the model).
+    callbacks__print_log__sink : "auto" or callable, default="auto"
+        Where the epoch log goes: ``"auto"`` prints on the main process only
+        (and nothing when ``verbose=0``).
     **kwargs
         The model's own parameters.
 
@@ -113,10 +121,21 @@ class CrystalAccelerateMixin(AccelerateMixin):
 
     def initialize(self):
         """Make ``Accelerator()`` when none was given, then skorch's initialisation (which prepares everything)."""
+        launched = _launched_processes()
         if self.accelerator is None:
             from accelerate import Accelerator
 
-            self.accelerator = Accelerator()
+            # several processes launched on a machine without GPUs: gloo on CPU (accelerate wants cpu=True)
+            self.accelerator = Accelerator(cpu=launched > 1 and not _has_gpu())
+        n = getattr(self.accelerator, "num_processes", 1)
+        if launched > 1 and n == 1:
+            warnings.warn(
+                f"{type(self).__name__}: {launched} processes were launched but the accelerator is not "
+                "distributed, so each process trains on its own; on CPUs pass Accelerator(cpu=True) (or use "
+                "`accelerate launch --cpu`)",
+                UserWarning,
+                stacklevel=3,
+            )
         return super().initialize()
 
     def _rng_context(self):
@@ -128,6 +147,24 @@ class CrystalAccelerateMixin(AccelerateMixin):
         device = getattr(acc, "device", None) if acc is not None else None
         devices = [device.index or 0] if device is not None and device.type == "cuda" else []
         return torch.random.fork_rng(devices=devices)
+
+
+def _launched_processes():
+    """World size set by ``torchrun`` / ``accelerate launch`` / MPI (1 when not launched)."""
+    import os
+
+    for var in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        try:
+            return max(1, int(os.environ[var]))
+        except (KeyError, ValueError):
+            continue
+    return 1
+
+
+def _has_gpu():
+    import torch
+
+    return torch.cuda.is_available()
 
 
 _CLASSES = {}

@@ -147,7 +147,7 @@ class _GBTBase(BaseEstimator):
 
 
 class GBTRegressor(RegressorMixin, _GBTBase):
-    """xgboost regressor on structures (default features) or on any feature matrix.
+    """XGBoost regressor on structures (default features) or on any feature matrix.
 
     Given structures (a DataFrame with a ``structure`` column, a Series or a
     list) it applies ``featurizer`` — by default electron counts, ordinal
@@ -220,7 +220,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
 
 
 class GBTClassifier(ClassifierMixin, _GBTBase):
-    """xgboost classifier on structures (default features) or on any feature matrix.
+    """XGBoost classifier on structures (default features) or on any feature matrix.
 
     Any hashable labels (space-group numbers, ``"metal"``/``"insulator"``,
     topological classes) are label-encoded; ``classes_`` keeps them.

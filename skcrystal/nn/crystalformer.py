@@ -60,6 +60,7 @@ __all__ = [
     "PeriodicAttention",
     "box_attention_reference",
     "plan_entries",
+    "reference_image_range",
     "sigma_max",
     "truncation_bound",
     "value_basis",
@@ -81,6 +82,39 @@ def sigma_max(r0=1.4, b=0.5):
     float
     """
     return float(r0) / math.sqrt(float(b))
+
+
+def reference_image_range(lattice, sigma=None, r0=1.4, b=0.5, n_sigma=3.5, min_range=2):
+    """Images per lattice axis of the reference code's box rule, ``R_d = max(2, ceil((3.5σ + 0.01)|b_d|/2π))``.
+
+    The reference (omron-sinicx/crystalformer) sums, for every atom pair and
+    head, over the box ``n_d ∈ [-R_d, R_d]`` (``b_d`` the reciprocal vectors,
+    ``|b_d|/2π`` the inverse spacing of the lattice planes).  That box holds
+    every image within ``3.5σ + 0.01`` of the query atom (the pair's
+    fractional offset is below one cell), so it is at least as accurate as
+    a ball of that radius; :class:`~skcrystal.featurizers.CrystalformerFeaturizer`
+    lists a ball of fixed radius instead (``cutoff`` 7 Å ≥ ``3.5σ_max + 0.01``).
+    Used by the tests and the speed benchmark to compare the two.
+
+    Parameters
+    ----------
+    lattice : array-like (3, 3)
+        Lattice vectors as rows (Å).
+    sigma : float or None, default=None
+        Gaussian width of the head (Å); ``None``: the widest, :func:`sigma_max`.
+    r0, b : float
+        The attention's decay parameters (for ``sigma=None``).
+    n_sigma : float, default=3.5
+    min_range : int, default=2
+
+    Returns
+    -------
+    ndarray of 3 int
+    """
+    lattice = np.asarray(lattice, dtype=float)
+    sigma = sigma_max(r0, b) if sigma is None else float(sigma)
+    inv_spacing = np.linalg.norm(np.linalg.inv(lattice).T, axis=1)      # |b_d| / 2π
+    return np.maximum(int(min_range), np.ceil((n_sigma * sigma + 0.01) * inv_spacing)).astype(int)
 
 
 def truncation_bound(cutoff, density, r0=1.4, b=0.5):
@@ -564,8 +598,8 @@ def box_attention_reference(attention, x, lattice, cart, image_range, psi_dtype=
         Lattice vectors as rows (Å).
     cart : Tensor (n, 3)
         Cartesian positions (Å).
-    image_range : int
-        ``R``.
+    image_range : int or sequence of 3 int
+        ``R``, or one range per lattice vector (``n_d ∈ [-R_d, R_d]``).
     psi_dtype : torch.dtype or None
 
     Returns
@@ -576,8 +610,9 @@ def box_attention_reference(attention, x, lattice, cart, image_range, psi_dtype=
     """
     n = x.shape[0]
     H, dh = attention.n_heads, attention.head_dim
-    r = torch.arange(-image_range, image_range + 1, dtype=x.dtype, device=x.device)
-    grid = torch.stack(torch.meshgrid(r, r, r, indexing="ij"), -1).reshape(-1, 3)
+    ranges = [int(image_range)] * 3 if np.ndim(image_range) == 0 else [int(r) for r in image_range]
+    axes = [torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) for r in ranges]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     shifts = grid @ lattice.to(x.dtype)                                   # (R3, 3)
     disp = cart[None, :, None, :] - cart[:, None, None, :] + shifts[None, None]  # (n, n, R3, 3)
     d = disp.norm(dim=-1)                                                 # (n, n, R3)

@@ -8,6 +8,9 @@ batches it with the ``iterator_*__collate_fn`` the estimators pass:
   index, no padding; the Gaussian edge expansion is built on the fly), which
   returns a :class:`SizedBatch` so that skorch's own epoch loop records the
   number of graphs as the batch size;
+* dual-view graphs (:class:`~skcrystal.featurizers.dualview.DualViewGraphData`,
+  MGT): :class:`GraphDataset` and :func:`collate_dual_views` (flat tensors,
+  edge and line-graph indices offset into the batch, a :class:`SizedBatch`);
 * voxel images (:class:`~skcrystal.featurizers.Voxelizer` output):
   :class:`VoxelDataset` and :func:`collate_voxels`;
 * a feature store on disk (:mod:`skcrystal.streaming`):
@@ -38,6 +41,7 @@ __all__ = [
     "SizedBatch",
     "VoxelDataset",
     "collate_crystalformer",
+    "collate_dual_views",
     "collate_graphs",
     "collate_itt",
     "collate_voxels",
@@ -205,6 +209,56 @@ class GraphDataset(torch.utils.data.Dataset):
         return self.X[i], yi
 
 
+# --------------------------------------------------------------------------- dual-view graphs (MGT)
+def collate_dual_views(batch):
+    """Batch ``(DualViewGraphData, y)`` pairs into flat tensors (no padding, no per-atom loop).
+
+    Parameters
+    ----------
+    batch : list of (DualViewGraphData, y) or of DualViewGraphData
+
+    Returns
+    -------
+    SizedBatch or dict of tensors
+        For ``(graph, y)`` pairs a :class:`SizedBatch` that unpacks as
+        ``inputs, y`` (``len()`` = number of graphs); for bare graphs the
+        ``inputs`` dict alone: ``atom_features`` (N, F); ``edge_index``
+        (2, E) offset by the atoms before each graph; ``edge_distance`` (E,);
+        ``edge_vector`` (E, 3); ``angle_index`` (2, P) offset by the edges
+        before each graph; ``angle_cos`` (P,); ``batch`` (N,) graph of each
+        atom; ``n_atoms`` (B,) atoms per graph.
+    """
+    if batch and isinstance(batch[0], (tuple, list)):
+        graphs = [b[0] for b in batch]
+        ys = [b[1] for b in batch]
+    else:
+        graphs, ys = list(batch), None
+    n_atoms = np.array([g.n_atoms for g in graphs], dtype=np.int64)
+    n_edges = np.array([g.n_edges for g in graphs], dtype=np.int64)
+    atom_off = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
+    edge_off = np.concatenate([[0], np.cumsum(n_edges)[:-1]])
+    inputs = {
+        "atom_features": torch.from_numpy(np.concatenate([g.atom_features for g in graphs]).astype(np.float32)),
+        "edge_index": torch.from_numpy(
+            np.concatenate([g.edge_index + off for g, off in zip(graphs, atom_off)], axis=1).astype(np.int64)
+        ),
+        "edge_distance": torch.from_numpy(np.concatenate([g.edge_distance for g in graphs]).astype(np.float32)),
+        "edge_vector": torch.from_numpy(
+            np.concatenate([g.edge_vector for g in graphs]).reshape(-1, 3).astype(np.float32)
+        ),
+        "angle_index": torch.from_numpy(
+            np.concatenate([g.angle_index + off for g, off in zip(graphs, edge_off)], axis=1).astype(np.int64)
+        ),
+        "angle_cos": torch.from_numpy(np.concatenate([g.angle_cos for g in graphs]).astype(np.float32)),
+        "batch": torch.from_numpy(np.repeat(np.arange(len(graphs)), n_atoms)),
+        "n_atoms": torch.from_numpy(n_atoms),
+    }
+    if ys is None:
+        return inputs
+    y = torch.as_tensor(np.asarray([np.asarray(v) for v in ys]))
+    return SizedBatch(inputs, y, len(graphs))
+
+
 # --------------------------------------------------------------------------- voxels
 def _as_voxel_rows(X, who="CCNN"):
     """Normalise voxel input to an object array of shape (n, 2): (grid or VoxelRecord, globals)."""
@@ -296,7 +350,8 @@ class FeatureStoreDataset(torch.utils.data.Dataset):
 
     Parameters
     ----------
-    store : FeatureStore (or rows of one, ``store[indices]``)
+    store : FeatureStore
+        The store (or rows of one, ``store[indices]``).
     y : array-like of shape (n,) or None
         Targets in store order (e.g. ``targets.loc[store.keys]``); ``None``
         yields a 0 placeholder.
