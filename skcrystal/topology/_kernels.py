@@ -468,3 +468,19 @@ def face_ids(S, F, start):
                     hi = mid
             out[i, k] = lo
     return out
+
+
+@njit(cache=True)
+def raise_to_faces(lo, hi, face_ids, face_lo, face_hi):
+    """``max(value, max over the faces' values)`` for both ends of the intervals (make_filtration_non_decreasing)."""
+    m, d = face_ids.shape
+    out_lo = lo.copy()
+    out_hi = hi.copy()
+    for i in range(m):
+        for k in range(d):
+            f = face_ids[i, k]
+            if face_lo[f] > out_lo[i]:
+                out_lo[i] = face_lo[f]
+            if face_hi[f] > out_hi[i]:
+                out_hi[i] = face_hi[f]
+    return out_lo, out_hi

@@ -251,7 +251,9 @@ def _faces(S, n, F):
 
 def _raise(lo, hi, face_ids, face_lo, face_hi):
     """make_filtration_non_decreasing: max with the faces' (final) values."""
-    return np.maximum(lo, face_lo[face_ids].max(axis=1)), np.maximum(hi, face_hi[face_ids].max(axis=1))
+    from ._kernels import raise_to_faces
+
+    return raise_to_faces(lo, hi, face_ids, face_lo, face_hi)
 
 
 class _Fallback(Exception):
@@ -363,12 +365,13 @@ def _alpha_codes(P, thr, cap, n_a=None, tri=None):
     # make_filtration_non_decreasing (vertices are 0)
     ed_lo, ed_hi = np.maximum(ed_lo, 0.0), np.maximum(ed_hi, 0.0)
     tri_lo, tri_hi = _raise(tri_lo, tri_hi, edge_faces_of_tri, ed_lo, ed_hi)
-    t_lo, t_hi = _raise(t_lo, t_hi, tri_faces_of_tet, tri_lo, tri_hi)
+    if n_a is None:  # an interaction pair uses no tetrahedron's code
+        t_lo, t_hi = _raise(t_lo, t_hi, tri_faces_of_tet, tri_lo, tri_hi)
     out = {"n": n, "E": E, "T": T, "Tt": Tt, "tri_faces_of_tet": tri_faces_of_tet, "edge_faces_of_tri": edge_faces_of_tri,
            "n_resolved": n_res}
     STATS["resolved"] += n_res
     STATS["t_values"] += time.perf_counter() - t1
-    for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi)):
+    for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi))[: 3 if n_a is None else 2]:
         clo, differ = _interval_codes(thr, lo, hi)
         ilo, ihi = lo <= cap, hi <= cap
         if np.any((differ | (ilo != ihi)) & need[name]):
