@@ -407,6 +407,7 @@ def run_table(args):
             cv.setdefault((r["frame"], r["n"], r["config"].get("tag", "")), {}).setdefault(r["model"], {})[
                 r["fold"]] = r
     gbt = _gbt_rows()
+    pairs = []
     if cv:
         lines += ["## CV on the shared folds (MAE on each fold's test rows)", "",
                   "| frame | rows | epochs | model | folds | MAE (mean ± std) | per fold | fit CPU / fold (s) |",
@@ -428,10 +429,11 @@ def run_table(args):
                     m = np.array([g["mae"][g["folds"].index(k)] for k in folds])
                     per = ", ".join(f"{v:.3f}" for v in m)
                     lines.append(f"| {frame} | {n} | – | {model.upper() if model == 'gbt' else 'Dummy'} | {len(folds)} "
-                                 f"| {m.mean():.4f} ± {m.std():.4f} | {per} | |")
+                                 f"| {m.mean():.4f} ± {m.std():.4f} | {per} | – |")
             if folds:
                 wins = sum(models["mgt"][k]["mae"] <= models["cgnn"][k]["mae"] for k in folds)
-                lines.append(f"| {frame} | {n} | | *MGT ≤ CGNN on* | | *{wins} of {len(folds)} folds* | | |")
+                pairs.append(f"{frame} ({n} rows): MGT ≤ CGNN on {wins} of {len(folds)} folds.")
+        lines += [""] + pairs
         lines += ["", "## Router weights per task (MGT, test rows of each CV fold; weight of the SE(3) view, the "
                   "SO(3) view gets 1 minus it)", "",
                   "| frame | folds | mean SE(3) weight (per fold) | 10 % / 50 % / 90 % quantile over structures |",
