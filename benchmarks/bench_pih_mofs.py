@@ -96,5 +96,25 @@ def main(argv=None):
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
 
 
+def table(path):
+    """The rows of a results file as an rst table (printed, and written next to it as ``.rst``)."""
+    res = json.loads(Path(path).read_text())
+    head = ("MOF", "points", "gudhi (s)", "previous fast (s)", "fast (s)", "gudhi/fast", "previous/fast", "load")
+    rows = [(r["name"].replace("_clean", ""), str(r["n_points"]), f"{r['gudhi_s']:.2f}", f"{r['old_s']:.2f}",
+             f"{r['new_s']:.2f}", f"{r['ratio_new']:.2f}", f"{r['old_over_new']:.2f}", f"{r['load']:.1f}")
+            for r in res["rows"]]
+    rows.append(("median", "", f"{res['median_gudhi_s']:.2f}", f"{res['median_old_s']:.2f}", f"{res['median_new_s']:.2f}",
+                 f"{res['median_ratio_new']:.2f}", f"{res['median_old_over_new']:.2f}", ""))
+    w = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    line = "  ".join("=" * n for n in w)
+    fmt = lambda r: "  ".join(x.ljust(n) for x, n in zip(r, w)).rstrip()  # noqa: E731
+    text = "\n".join([line, fmt(head), line] + [fmt(r) for r in rows] + [line]) + "\n"
+    Path(path).with_suffix(".rst").write_text(text)
+    print(text)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--table"]:
+        table(sys.argv[2])
+    else:
+        main()

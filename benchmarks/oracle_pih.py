@@ -104,7 +104,7 @@ def _commit():
         return "?"
 
 
-def run(log=LOG, budget=1320.0, start=0, stop=None):
+def run(log=LOG, budget=1320.0, start=0, stop=None, deadline=None):
     t0 = time.perf_counter()
     commit = _commit()
     done = _done(log)
@@ -117,8 +117,8 @@ def run(log=LOG, budget=1320.0, start=0, stop=None):
     for i in range(start, stop):
         if i in done:
             continue
-        if time.perf_counter() - t0 > budget:
-            print(f"budget of {budget:.0f} s spent; stopping before cell {i}", flush=True)
+        if time.perf_counter() - t0 > budget or (deadline is not None and time.time() > deadline):
+            print(f"budget of {budget:.0f} s spent (or deadline reached); stopping before cell {i}", flush=True)
             break
         frame, cid, s = cells[i]
         row = {"index": i, "frame": frame, "id": cid, "formula": s.composition.reduced_formula,
@@ -146,6 +146,10 @@ def summary(log=LOG):
             "fast_s_median": float(np.median(fast)) if fast else None,
             "gudhi_s_median": float(np.median(gudhi)) if gudhi else None,
             "ratio_of_totals": float(sum(gudhi) / sum(fast)) if fast else None,
+            "ratio_median": float(np.median(np.array(gudhi) / np.array(fast))) if fast else None,
+            "ratio_min_max": [float(min(np.array(gudhi) / np.array(fast))), float(max(np.array(gudhi) / np.array(fast)))]
+            if fast else None,
+            "fast_s_max": float(max(fast)) if fast else None,
         }
     out["load_avg_range"] = [min(r["load"] for r in rows), max(r["load"] for r in rows)] if rows else None
     (log.parent / "oracle_pih.json").write_text(json.dumps(out, indent=1))
@@ -159,9 +163,10 @@ if __name__ == "__main__":
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--stop", type=int, default=None)
     ap.add_argument("--log", type=Path, default=LOG)
+    ap.add_argument("--deadline", type=float, default=None, help="also stop starting new cells after this Unix time")
     ap.add_argument("--summary", action="store_true")
     a = ap.parse_args()
     if a.summary:
         summary(a.log)
     else:
-        run(a.log, a.budget, a.start, a.stop)
+        run(a.log, a.budget, a.start, a.stop, a.deadline)

@@ -567,7 +567,10 @@ _N_ORACLE = int(os.environ.get("SKCRYSTAL_ORACLE_N", "300"))
     ids=["itt", "periodic"],
 )
 def test_fast_path_equals_gudhi_on_mp_and_perovskite_cells(kw):
-    """CI: the smallest of 3 cells with the 64 Å ITT supercell; SKCRYSTAL_FULL_ORACLE=1: 300 cells (SKCRYSTAL_ORACLE_N)."""
+    """CI: the smallest of 3 cells with the 64 Å ITT supercell; SKCRYSTAL_FULL_ORACLE=1: 300 cells (SKCRYSTAL_ORACLE_N).
+
+    The long run is ``benchmarks/oracle_pih.py`` (resumable, both modes per cell, one JSON line per cell).
+    """
     cells = _oracle_cells(_N_ORACLE if _FULL else 3, seed=11)
     if not _FULL:
         cells = sorted(cells, key=len)[:1]
