@@ -39,7 +39,7 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     n_splits : int, default=5
         Number of folds.
     classification : bool, default=False
-        Stratify the folds by class.
+        Stratify by the labels (``StratifiedKFold``).
     random_state : int, default=0
         Seed of the shuffle.
 
@@ -126,20 +126,19 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
 
 
 def results_table(results, floatfmt=".4f"):
-    """Mean ± std over folds per model, as a markdown table string.
+    """Format the mean ± std over folds per model as a markdown table.
 
     Parameters
     ----------
     results : DataFrame
-        Per-fold results of :func:`cross_validate_models` (columns ``model``,
-        ``mae`` or ``accuracy``, ``fit_s``, ``predict_s``).
+        The first output of :func:`cross_validate_models`.
     floatfmt : str, default=".4f"
         Format of the metric.
 
     Returns
     -------
     str
-        The markdown table.
+        The table.
     """
     metric = "mae" if "mae" in results.columns else "accuracy"
     g = results.groupby("model", sort=False)
@@ -156,31 +155,36 @@ def results_table(results, floatfmt=".4f"):
 def parity_plot(y, oof, path, unit="", title=None):
     """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``.
 
+    The figure is drawn on its own canvas (no pyplot state, whatever
+    matplotlib backend the caller uses), so this works in scripts, on
+    headless machines and in notebooks alike.
+
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        The true values.
+        True values.
     oof : DataFrame
-        Out-of-fold predictions, one column per model.
-    path : str or Path
-        Where the PNG goes.
+        Out-of-fold predictions, one column per model (the second output of
+        :func:`cross_validate_models`).
+    path : str or path
+        Where to write the image.
     unit : str, default=""
-        Unit of the target, for the axis labels.
-    title : str, optional
+        Unit shown on the axes.
+    title : str or None, default=None
         Figure title.
 
     Returns
     -------
-    str or Path
+    path
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     names = list(oof.columns)
-    fig, axes = plt.subplots(1, len(names), figsize=(max(4.2 * len(names), 5.0), 4.2), squeeze=False)
+    fig = Figure(figsize=(max(4.2 * len(names), 5.0), 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(names), squeeze=False)
     y = np.asarray(y, dtype=float)
     lo, hi = np.nanmin(y), np.nanmax(y)
     for ax, name in zip(axes[0], names):
@@ -196,7 +200,6 @@ def parity_plot(y, oof, path, unit="", title=None):
         _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 

@@ -317,7 +317,10 @@ def test_pretrained_start_and_saved_backbone(pretrainer, perovskites, tmp_path):
     cold = _fit(MGTRegressor(**{f"module__{k[8:]}": v for k, v in PRE_NET.items()}, **fit0), X, y)
     ref = pretrainer.backbone_state_dict()
     got = warm.module_.backbone.state_dict()
-    assert all(torch.equal(got[k], ref[k]) for k in ref)
+    # the weights are the pretrained ones; BatchNorm running statistics are re-estimated on the
+    # fine-tuning structures at the end of fit (RecalibrateBatchNorm), so buffers are not compared
+    weights = [k for k in ref if not any(s in k for s in ("running_mean", "running_var", "num_batches_tracked"))]
+    assert weights and all(torch.equal(got[k], ref[k]) for k in weights)
     assert not np.allclose(warm.predict(X), cold.predict(X))
     path = pretrainer.save_backbone(tmp_path / "mgt.pt")
     rec = load_backbone(path)
