@@ -327,6 +327,11 @@ def cmd_cv(args):
                     pred = est.predict(take(te))
                     t2 = time.perf_counter()
                 pred = np.asarray(pred, dtype=float).reshape(len(te), -1)
+                if name in ("itt", "itt_pre") and k == 0 and args.fraction == 1:
+                    import pickle
+
+                    with open(CACHE / f"{args.frame}_{name}_fold0.pkl", "wb") as f:
+                        pickle.dump(est, f)
                 for j, t in enumerate(group):
                     yt = Y[:, targets.index(t)]
                     row = {"model": name, "target": t, "fold": k, "fraction": args.fraction,
@@ -372,6 +377,41 @@ def cmd_featurize_time(args):
             rows.append({"setting": setting, "key": key, "nsites": len(s), "cpu_s": time.process_time() - t0})
             print(json.dumps(rows[-1]), flush=True)
     (RESULTS / "bench_itt_featurize.json").write_text(json.dumps(rows, indent=1))
+
+
+def cmd_attention(args):
+    """Attention per token type of the fold-0 ITT models on their test MOFs (results/bench_itt_attention.*)."""
+    import pickle
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skcrystal.evaluation import fixed_folds
+    from skcrystal.models.itt import attention_by_type, plot_attention
+
+    df = load_frame("coremof")
+    tokens = load_tokens("coremof", index=df.index).to_numpy()
+    te = list(fixed_folds().split(np.zeros(len(df))))[0][1][: args.n]
+    summary = {}
+    for name in ("itt", "itt_pre"):
+        path = CACHE / f"coremof_{name}_fold0.pkl"
+        if not path.exists():
+            continue
+        with open(path, "rb") as f:
+            est = pickle.load(f)
+        att = est.attention(tokens[te])
+        by = attention_by_type(att)
+        summary[name] = {"self_attention_share_structure_query": by[["structure", "clusters", "atoms"]].mean().to_dict(),
+                         "self_attention_share_all_queries": attention_by_type(att, query="all")[
+                             ["structure", "clusters", "atoms"]].mean().to_dict(),
+                         "top_interactions": by.drop(columns=["structure", "clusters", "atoms", "n_atom_tokens"])
+                         .mean().sort_values(ascending=False).head(8).to_dict(),
+                         "n_structures": len(te)}
+        axes = plot_attention(att)
+        axes[0].figure.tight_layout()
+        axes[0].figure.savefig(RESULTS / f"bench_itt_attention_{name}.png", dpi=120)
+    (RESULTS / "bench_itt_attention.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1))
 
 
 def cmd_table(args):
@@ -437,6 +477,9 @@ def main(argv=None):
     p = sub.add_parser("featurize-time", help="CPU time per MOF, exact vs periodic tokens")
     p.add_argument("--n", type=int, default=8)
     p.set_defaults(func=cmd_featurize_time)
+    p = sub.add_parser("attention", help="attention per token type of the fold-0 ITT models")
+    p.add_argument("--n", type=int, default=100)
+    p.set_defaults(func=cmd_attention)
     p = sub.add_parser("table", help="markdown tables of the results so far")
     p.set_defaults(func=cmd_table)
     args = ap.parse_args(argv)

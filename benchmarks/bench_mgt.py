@@ -57,7 +57,13 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 FRAMES = ("perovskites", "mp_e_form", "mp_dielectric", "mp_log_gvrh")
+#: Rows per frame in the CV and fine-tuning runs (0 = every row): the two large frames are subsampled
+#: (``load_frame(name, n_samples=2000)``, the shared sampling rule) to fit the CPU budget.
+SIZES = {"perovskites": 2000, "mp_e_form": 2000, "mp_dielectric": 0, "mp_log_gvrh": 0}
 ATOMS = ("faithful", "cgcnn", "element")
+#: Settings that must agree for a CV fold-0 run to stand in for the 100 % scratch fine-tuning run.
+_SAME_RUN = ("n", "epochs", "lr", "wd", "batch_size", "width", "layers", "ns", "nv", "angle_width",
+             "angle_neighbors", "n_rbf", "hidden", "dropout")
 
 
 def _conditions():
@@ -126,9 +132,10 @@ def _folds(n):
     return list(fixed_folds(5).split(np.zeros(n)))
 
 
-def _load(frame, n):
+def _load(frame, n=None):
     from skcrystal.benchmark import load_frame
 
+    n = SIZES[frame] if n is None or n < 0 else n
     X, y = load_frame(frame, n_samples=n)
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
@@ -238,7 +245,7 @@ def _tp_cost(args):
 def run_cost(args):
     record = {"section": "cost", "conditions": _conditions(), "config": vars(args), "rows": []}
     argv = sys.argv[2:]
-    for frame in ("perovskites", "mp_e_form"):
+    for frame in args.cost_frames.split(","):
         for name in ("cgnn", "mgt_cpu", "mgt_reference"):
             code = _COST_CHILD.format(bench=str(Path(__file__).parent), section="cost", argv=argv, name=name,
                                       frame=frame, n=args.n_cost)
@@ -258,8 +265,16 @@ def run_cost(args):
 
 
 # --------------------------------------------------------------------------- cv
+def _router_stats(est, X):
+    w = est.router_weights(X)["se3"]
+    return {"router_se3_mean": float(w.mean()), "router_se3_std": float(w.std()),
+            "router_se3_q": np.quantile(w, [0.1, 0.5, 0.9]).tolist(),
+            "router_se3": [round(float(v), 5) for v in w]}
+
+
 def run_cv(args):
     X, y = _load(args.frame, args.n)
+    args.n = len(X)
     folds = _folds(len(X))
     path = RESULTS / f"bench_mgt_cv_{args.frame}_{args.model}{_tag(args)}.jsonl"
     done = {r["fold"] for r in _done(path)}
@@ -281,9 +296,7 @@ def run_cv(args):
                "train_loss_last": float(est.history_[-1, "train_loss"]), "epochs": args.epochs,
                "config": vars(args), "conditions": _conditions()}
         if args.model == "mgt":
-            w = est.router_weights(X.iloc[te])
-            row["router_se3_mean"] = float(w["se3"].mean())
-            row["router_se3_std"] = float(w["se3"].std())
+            row.update(_router_stats(est, X.iloc[te]))
         _append(path, row)
         print(f"{args.frame} {args.model} fold {k}: MAE {row['mae']:.4f}  fit {fit_s:.0f}s (cpu {fit_cpu:.0f}s)",
               flush=True)
@@ -295,8 +308,10 @@ def run_pretrain(args):
 
     from skcrystal.models import MGTPretrainer
 
-    parts = [_load(f, 0)[0] for f in FRAMES]
+    parts = [_load(f, 0)[0] for f in FRAMES]  # every row of every frame, no labels
     X = pd.concat(parts, ignore_index=True)
+    if args.n_pretrain:
+        X = X.sample(n=args.n_pretrain, random_state=0)
     pre = MGTPretrainer(featurizer=_featurizer(args), lr=args.lr, max_epochs=args.epochs,
                         batch_size=args.batch_size, callbacks=_cosine(args.epochs), random_state=0, verbose=1,
                         **{f"module__{k}": v for k, v in _net_kwargs(args).items()})
@@ -313,12 +328,23 @@ def run_pretrain(args):
 
 
 # --------------------------------------------------------------------------- finetune
+def _cv_fold0(frame, args):
+    """The CV's fold-0 MGT run with the same settings, if there is one (it is the 100 % scratch run)."""
+    for p in sorted(RESULTS.glob(f"bench_mgt_cv_{frame}_mgt*.jsonl")):
+        for r in _done(p):
+            if r["fold"] == 0 and all(r["config"].get(k) == getattr(args, k) for k in _SAME_RUN):
+                return r
+    return None
+
+
 def run_finetune(args):
     path = RESULTS / f"bench_mgt_finetune{_tag(args)}.jsonl"
     done = {(r["frame"], r["fraction"], r["start"]) for r in _done(path)}
     frames = args.frames.split(",") if args.frames else FRAMES
+    n_arg = args.n
     for frame in frames:
-        X, y = _load(frame, args.n)
+        X, y = _load(frame, n_arg)
+        args.n = len(X)
         tr, te = _folds(len(X))[0]
         order = np.random.RandomState(0).permutation(tr)
         for frac in (float(f) for f in args.fractions.split(",")):
@@ -326,31 +352,45 @@ def run_finetune(args):
             for start in ("scratch", "pretrained"):
                 if (frame, frac, start) in done:
                     continue
-                # the same number of optimiser steps per run is not kept: epochs are fixed, as a user would
-                est = make_mgt(args, pretrained=args.backbone if start == "pretrained" else None)
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    est.fit(X.iloc[sub], y.iloc[sub])
-                pred = est.predict(X.iloc[te])
-                w = est.router_weights(X.iloc[te])
-                row = {"frame": frame, "fraction": frac, "start": start, "n_train": len(sub), "n_test": len(te),
-                       "mae": float(np.mean(np.abs(pred - y.iloc[te].to_numpy()))),
-                       "fit_s": time.perf_counter() - t0, "router_se3_mean": float(w["se3"].mean()),
-                       "router_se3_std": float(w["se3"].std()), "router_se3_q": np.quantile(w["se3"], [0.1, 0.5, 0.9]).tolist(),
-                       "config": vars(args), "conditions": _conditions()}
+                base = {"frame": frame, "fraction": frac, "start": start, "n_train": len(sub), "n_test": len(te),
+                        "config": vars(args).copy(), "conditions": _conditions()}
+                cv = _cv_fold0(frame, args) if (start == "scratch" and frac == 1.0) else None
+                if cv is not None:
+                    row = {**base, "mae": cv["mae"], "fit_s": cv["fit_s"], "from_cv": True,
+                           **{k: cv[k] for k in cv if k.startswith("router_")}}
+                else:
+                    # the same epochs for every fraction (fewer optimiser steps on fewer labels, as a user would)
+                    est = make_mgt(args, pretrained=args.backbone if start == "pretrained" else None)
+                    t0 = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        est.fit(X.iloc[sub], y.iloc[sub])
+                    pred = est.predict(X.iloc[te])
+                    row = {**base, "mae": float(np.mean(np.abs(pred - y.iloc[te].to_numpy()))),
+                           "fit_s": time.perf_counter() - t0, **_router_stats(est, X.iloc[te])}
                 _append(path, row)
                 print(f"{frame} {frac:.0%} {start}: MAE {row['mae']:.4f} se3 weight {row['router_se3_mean']:.3f}"
                       f"  ({row['fit_s']:.0f}s)", flush=True)
 
 
 # --------------------------------------------------------------------------- table
+def _gbt_rows():
+    """GBT/Dummy on the same rows and folds (``skcrystal.benchmark.run_benchmark``, ``bench_mgt_gbt_<frame>_n<n>.json``)."""
+    out = {}
+    for p in sorted(RESULTS.glob("bench_mgt_gbt_*_n*.json")):
+        rec = json.loads(p.read_text())
+        for frame, fr in rec["frames"].items():
+            for model, m in fr["models"].items():
+                out[(frame, fr["n"], model.lower())] = {"mae": m["mae"], "folds": m["folds"], "stem": p.stem,
+                                                        "cpu_s": m.get("cpu_s")}
+    return out
+
+
 def run_table(args):
     lines = []
-    cost = RESULTS / f"bench_mgt_cost{_tag(args)}.json"
-    if cost.exists():
+    for cost in sorted(RESULTS.glob("bench_mgt_cost*.json")):
         rec = json.loads(cost.read_text())
-        lines += ["## Cost on CPU (one thread, 256 structures, one epoch)", "",
+        lines += [f"## Cost on CPU ({cost.stem}: one thread, {rec['config']['n_cost']} structures, one epoch)", "",
                   "| frame | model | params | epoch wall (s) | epoch CPU (s) | peak RSS (MB) |", "|---|---|---|---|---|---|"]
         for r in rec["rows"]:
             lines.append(f"| {r['frame']} | {r['model']} | {r['params']:,} | {r['epoch_wall_s']:.1f} | "
@@ -364,19 +404,62 @@ def run_table(args):
     cv = {}
     for p in sorted(RESULTS.glob("bench_mgt_cv_*.jsonl")):
         for r in _done(p):
-            cv.setdefault((r["frame"], r["model"], p.stem), []).append(r)
+            cv.setdefault((r["frame"], r["n"], r["config"].get("tag", "")), {}).setdefault(r["model"], {})[
+                r["fold"]] = r
+    gbt = _gbt_rows()
+    pairs = []
     if cv:
-        lines += ["## 5-fold CV (shared folds)", "", "| frame | model | run | folds | MAE (mean ± std) | fit / fold (s) |",
-                  "|---|---|---|---|---|---|"]
-        for (frame, model, stem), rows in sorted(cv.items()):
-            m = np.array([r["mae"] for r in rows])
-            lines.append(f"| {frame} | {model} | {stem} | {len(rows)} | {m.mean():.4f} ± {m.std():.4f} | "
-                         f"{np.mean([r['fit_s'] for r in rows]):.0f} |")
+        lines += ["## CV on the shared folds (MAE on each fold's test rows)", "",
+                  "| frame | rows | epochs | model | folds | MAE (mean ± std) | per fold | fit CPU / fold (s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for (frame, n, tag), models in sorted(cv.items()):
+            for model in ("mgt", "cgnn"):
+                rows = models.get(model, {})
+                if not rows:
+                    continue
+                m = np.array([rows[k]["mae"] for k in sorted(rows)])
+                per = ", ".join(f"{rows[k]['mae']:.3f}" for k in sorted(rows))
+                ep = next(iter(rows.values()))["epochs"]
+                lines.append(f"| {frame} | {n} | {ep} | {model.upper()} | {len(rows)} | {m.mean():.4f} ± {m.std():.4f} "
+                             f"| {per} | {np.mean([r['fit_cpu_s'] for r in rows.values()]):.0f} |")
+            folds = sorted(set(models.get("mgt", {})) & set(models.get("cgnn", {})))
+            for model in ("gbt", "dummy"):
+                g = gbt.get((frame, n, model))
+                if g and folds:
+                    m = np.array([g["mae"][g["folds"].index(k)] for k in folds])
+                    per = ", ".join(f"{v:.3f}" for v in m)
+                    lines.append(f"| {frame} | {n} | – | {model.upper() if model == 'gbt' else 'Dummy'} | {len(folds)} "
+                                 f"| {m.mean():.4f} ± {m.std():.4f} | {per} | – |")
+            if folds:
+                wins = sum(models["mgt"][k]["mae"] <= models["cgnn"][k]["mae"] for k in folds)
+                pairs.append(f"{frame} ({n} rows): MGT ≤ CGNN on {wins} of {len(folds)} folds.")
+        lines += [""] + pairs
+        lines += ["", "## Router weights per task (MGT, test rows of each CV fold; weight of the SE(3) view, the "
+                  "SO(3) view gets 1 minus it)", "",
+                  "| frame | folds | mean SE(3) weight (per fold) | 10 % / 50 % / 90 % quantile over structures |",
+                  "|---|---|---|---|"]
+        for (frame, n, tag), models in sorted(cv.items()):
+            rows = models.get("mgt", {})
+            if not rows:
+                continue
+            allw = np.concatenate([r.get("router_se3", []) for r in rows.values()])
+            q = np.quantile(allw, [0.1, 0.5, 0.9]) if len(allw) else [np.nan] * 3
+            per = ", ".join(f"{rows[k]['router_se3_mean']:.2f}" for k in sorted(rows))
+            lines.append(f"| {frame} | {len(rows)} | {np.mean([r['router_se3_mean'] for r in rows.values()]):.3f} "
+                         f"({per}) | {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} |")
         lines.append("")
-    ft = RESULTS / f"bench_mgt_finetune{_tag(args)}.jsonl"
-    if ft.exists():
+    for pre in sorted(RESULTS.glob("bench_mgt_pretrain*.json")):
+        rec = json.loads(pre.read_text())
+        h = rec["history"]
+        lines += [f"## Pretraining ({pre.stem}: {rec['n_structures']} unlabeled structures, "
+                  f"{len(h['train_loss'])} epochs, {rec['fit_cpu_s']:.0f} s CPU)", "",
+                  "| loss term | first epoch | last epoch |", "|---|---|---|"]
+        for k in ("train_loss", "train_contrastive", "train_angle", "train_vector"):
+            lines.append(f"| {k[6:]} | {h[k][0]:.4f} | {h[k][-1]:.4f} |")
+        lines.append("")
+    for ft in sorted(RESULTS.glob("bench_mgt_finetune*.jsonl")):
         rows = _done(ft)
-        lines += ["## Scratch vs pretrained (fold 0; MAE on the fold's test rows)", "",
+        lines += [f"## Scratch vs pretrained ({ft.stem}; fold 0, MAE on the fold's test rows)", "",
                   "| frame | labels | n_train | scratch | pretrained | SE(3) weight scratch | SE(3) weight pretrained |",
                   "|---|---|---|---|---|---|---|"]
         keyed = {(r["frame"], r["fraction"], r["start"]): r for r in rows}
@@ -386,6 +469,7 @@ def run_table(args):
             lines.append(f"| {frame} | {frac:.0%} | {(s or p)['n_train']} | {fmt(s, 'mae', '.4f')} | "
                          f"{fmt(p, 'mae', '.4f')} | {fmt(s, 'router_se3_mean', '.3f')} | "
                          f"{fmt(p, 'router_se3_mean', '.3f')} |")
+        lines.append("")
     out = RESULTS / "bench_mgt.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -401,8 +485,9 @@ def parse(argv=None):
     p.add_argument("--frame", default="mp_dielectric", choices=FRAMES)
     p.add_argument("--frames", default="", help="finetune: comma-separated frames (default all four)")
     p.add_argument("--model", default="mgt", choices=["mgt", "cgnn"])
-    p.add_argument("--n", type=int, default=0, help="rows per frame (0 = all)")
+    p.add_argument("--n", type=int, default=-1, help="rows per frame (0 = all; default: SIZES)")
     p.add_argument("--n-cost", type=int, default=256)
+    p.add_argument("--cost-frames", default="perovskites,mp_e_form")
     p.add_argument("--fold-ids", default="")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -418,6 +503,7 @@ def parse(argv=None):
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--fractions", default="0.1,0.3,1.0")
+    p.add_argument("--n-pretrain", type=int, default=0, help="pretrain on a sample of this many structures")
     p.add_argument("--backbone", default="/tmp/mgt_backbone.pt")
     p.add_argument("--cache", default="/tmp/mgt-graph-cache")
     p.add_argument("--tag", default="")

@@ -63,6 +63,9 @@ def main():
         ref = min(base, key=base.get)
         print(f"\n{best} beats the best baseline ({ref}): MAE {ok[best]:.3f} vs {ok[ref]:.3f} eV "
               f"({ok[ref] / ok[best]:.1f}x lower error) on the same folds.")
+    elif base:
+        print(f"\nAt these settings the best model is the baseline {best} (MAE {ok[best]:.3f} eV): the deep "
+              f"models need more data or epochs here (try --full).")
     print(f"\nPictures: {args.out}/parity_perovskites.png (predicted vs. DFT) and "
           f"{args.out}/learning_curve_perovskites.png (training curves)")
     print(f"Table: {args.out}/results.md   Total time: {time.perf_counter() - t0:.0f} s")

@@ -95,6 +95,12 @@ def label_audit(estimators, X, y, cv=None, threshold="auto", factor=3.0, plot=Tr
     fig : matplotlib Figure or None
         The plot (None when ``plot=False``).
 
+    References
+    ----------
+    Nop, G. N. et al. Faithful novel machine learning for predicting quantum
+    properties. *npj Comput. Mater.* (2025): "cases where all the models failed
+    to categorize a material ... the material itself is miscatalogued".
+
     Examples
     --------
     >>> from skcrystal.audit import label_audit
@@ -102,12 +108,6 @@ def label_audit(estimators, X, y, cv=None, threshold="auto", factor=3.0, plot=Tr
     >>> report, fig = label_audit({"GBT": GBTRegressor(), "NNN": NNNRegressor()},
     ...                           df["structure"], df["heat_ref"])  # doctest: +SKIP
     >>> report[report.flagged].sort_values("score", ascending=False)  # doctest: +SKIP
-
-    References
-    ----------
-    Nop, G. N. et al. Faithful novel machine learning for predicting quantum
-    properties. *npj Comput. Mater.* (2025): "cases where all the models failed
-    to categorize a material ... the material itself is miscatalogued".
     """
     from sklearn.base import clone, is_classifier
 
@@ -278,12 +278,6 @@ def atomic_limit_probe(model, X, scales=(1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0), o
     fig : matplotlib Figure or None
         The plot (None when ``plot=False``).
 
-    Examples
-    --------
-    >>> from skcrystal.audit import atomic_limit_probe
-    >>> model = CGNNRegressor().fit(df["structure"], df["heat_ref"])  # doctest: +SKIP
-    >>> preds, fig = atomic_limit_probe(model, df["structure"].iloc[:30])  # doctest: +SKIP
-
     Notes
     -----
     An isotropic expansion keeps the composition and the space group, so a
@@ -292,6 +286,12 @@ def atomic_limit_probe(model, X, scales=(1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0), o
     models read the geometry at all, and how smoothly they extrapolate to
     crystals far outside the training distribution.  The paper expects
     every material to become topologically trivial in this limit.
+
+    Examples
+    --------
+    >>> from skcrystal.audit import atomic_limit_probe
+    >>> model = CGNNRegressor().fit(df["structure"], df["heat_ref"])  # doctest: +SKIP
+    >>> preds, fig = atomic_limit_probe(model, df["structure"].iloc[:30])  # doctest: +SKIP
     """
     from sklearn.base import is_classifier
 

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from numbers import Integral
 
 from .utils._param_validation import HasMethods, Interval, StrOptions, validate_parameter_constraints
+from .utils._docstring import FEATURIZER_PARAMS, Substitution
 from .utils.validation import check_structures, row_labels
 
 __all__ = [
@@ -59,10 +60,20 @@ class FeaturizationError(ValueError):
 
 
 def structure_hash(s):
-    """A content hash of a structure (lattice, coordinates, species, occupancies).
+    """Return a content hash of a structure (lattice, coordinates, species, occupancies).
 
     Two structures with the same hash give the same features with any
     deterministic featurizer; used as the cache key.
+
+    Parameters
+    ----------
+    s : Structure
+        The structure.
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(np.ascontiguousarray(np.round(s.lattice.matrix, 8)).tobytes())
@@ -187,6 +198,7 @@ def _parallel_plan(n_jobs):
     return n_jobs, max(1, int(effective_n_jobs(n_jobs))), explicit
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skcrystal featurizers (scikit-learn transformers).
 
@@ -217,30 +229,10 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
     Parameters
     ----------
-    n_jobs : int or None, default=None
-        Number of joblib workers (``None`` means 1 unless in a
-        ``joblib.parallel_config`` context; ``-1`` all cores).  Workers are
-        started only when the work is projected to outlast their start-up
-        (:data:`PARALLEL_MIN_SECONDS`); inside
-        ``joblib.parallel_config(backend="dask")`` (or ``"ray"``) the
-        structures always go to the cluster, as plain arrays where the
-        featurizer allows it, and come back in row order.
-    verbose : int, default=0
-        Show a tqdm progress bar when > 0.
-    on_error : {"raise", "nan"}, default="raise"
-        ``"raise"`` stops at the first structure that cannot be featurized and
-        names its row; ``"nan"`` fills that row with NaN and warns with the
-        count and rows (rows are never dropped).
-    memory : str, path, joblib.Memory or None, default=None
-        On-disk feature cache: a folder (or a ``joblib.Memory``) where each
-        structure's features are stored, keyed by the structure's content
-        hash, the featurizer's class and parameters (and fitted state that
-        changes the output) and the skcrystal version, so a later run or
-        another process never featurizes the same structure twice with the
-        same settings.  Safe with several processes writing at once (joblib
-        writes each entry atomically).  Its size and location are yours:
-        ``joblib.Memory(folder).reduce_size(bytes_limit="10G")`` trims it,
-        ``.clear()`` empties it.  The in-memory cache is used as well.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _disorder = "raise"
@@ -363,7 +355,22 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return self._transform_structures(structures, row_labels(X))
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit to the structures, then featurize them (validating only once)."""
+        """Fit to the structures, then featurize them (validating only once).
+
+        Parameters
+        ----------
+        X : DataFrame with a ``structure`` column, Series or list of Structures
+            The structures (anything :func:`~skcrystal.check_structures` accepts).
+        y : ignored
+            Present for the scikit-learn API.
+        **fit_params : dict
+            Ignored (the featurizers take no fit parameters).
+
+        Returns
+        -------
+        ndarray or DataFrame
+            Same as :meth:`transform` on ``X``.
+        """
         self._check_params()
         structures = self._validate(X)
         self._fit(structures)

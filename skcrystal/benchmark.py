@@ -362,7 +362,7 @@ _N_ROWS: dict = {}
 
 
 def load_frame(name, preset="standard", n_samples=None):
-    """Structures and target of a registered frame, sampled as the benchmark samples them.
+    """Load the structures and target of a registered frame, sampled as the benchmark samples them.
 
     Parameters
     ----------

@@ -54,7 +54,10 @@ def resolve_featurizer(name):
     -------
     type
     """
-    table = _public("featurizers")
+    from sklearn.base import TransformerMixin
+
+    # transformers only (skcrystal.featurizers also exports data records such as CrystalformerInput)
+    table = {k: v for k, v in _public("featurizers").items() if issubclass(v, TransformerMixin)}
     folded = {k.lower(): v for k, v in table.items()}
     if name.lower() in folded:
         return folded[name.lower()]

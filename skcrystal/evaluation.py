@@ -33,6 +33,20 @@ def fixed_folds(n_splits=5, classification=False, random_state=0):
     ``KFold(5, shuffle=True, random_state=0)`` on frames loaded with
     ``load_*(n_samples=n, random_state=0)``: the same folds as
     ``benchmarks/bench_graph.py`` and ``benchmarks/bench_voxel.py``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds.
+    classification : bool, default=False
+        Stratify by the labels (``StratifiedKFold``).
+    random_state : int, default=0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    KFold or StratifiedKFold
+        The splitter.
     """
     cls = StratifiedKFold if classification else KFold
     return cls(n_splits=n_splits, shuffle=True, random_state=random_state)
@@ -112,7 +126,20 @@ def cross_validate_models(models, X, y, cv=None, verbose=True, fold_ids=None, fo
 
 
 def results_table(results, floatfmt=".4f"):
-    """Mean ± std over folds per model, as a markdown table string."""
+    """Format the mean ± std over folds per model as a markdown table.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The first output of :func:`cross_validate_models`.
+    floatfmt : str, default=".4f"
+        Format of the metric.
+
+    Returns
+    -------
+    str
+        The table.
+    """
     metric = "mae" if "mae" in results.columns else "accuracy"
     g = results.groupby("model", sort=False)
     lines = [f"| model | {metric} (mean ± std) | fit time / fold (s) | predict time / fold (s) |",
@@ -126,14 +153,38 @@ def results_table(results, floatfmt=".4f"):
 
 
 def parity_plot(y, oof, path, unit="", title=None):
-    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``."""
-    import matplotlib
+    """Write a parity plot (out-of-fold prediction vs. truth, one panel per model) to ``path``.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is drawn on its own canvas (no pyplot state, whatever
+    matplotlib backend the caller uses), so this works in scripts, on
+    headless machines and in notebooks alike.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        True values.
+    oof : DataFrame
+        Out-of-fold predictions, one column per model (the second output of
+        :func:`cross_validate_models`).
+    path : str or path
+        Where to write the image.
+    unit : str, default=""
+        Unit shown on the axes.
+    title : str or None, default=None
+        Figure title.
+
+    Returns
+    -------
+    path
+        ``path``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     names = list(oof.columns)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    fig = Figure(figsize=(max(4.2 * len(names), 5.0), 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(names), squeeze=False)
     y = np.asarray(y, dtype=float)
     lo, hi = np.nanmin(y), np.nanmax(y)
     for ax, name in zip(axes[0], names):
@@ -146,11 +197,17 @@ def parity_plot(y, oof, path, unit="", title=None):
         ax.set_title(f"{name}: MAE {mae:.3f} {unit}".strip())
         ax.set_aspect("equal", adjustable="box")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
+
+
+def _suptitle(fig, title):
+    """Figure title wrapped to the figure's width (a one-panel figure would clip a long title)."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, max(30, int(fig.get_figwidth() * 9))), fontsize=11)
 
 
 def training_curve(estimator):
@@ -225,7 +282,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
     from matplotlib.ticker import MaxNLocator
 
     names = list(curves)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.6 * len(names), 5.0), 3.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         for k, c in enumerate(curves[name]):
             c = np.asarray(c, dtype=float)
@@ -248,7 +305,7 @@ def learning_curve_plot(curves, path, unit="", title=None, label="train loss", r
         if 1 < len(curves[name]) <= 10:
             ax.legend(fontsize=7, loc="upper right")
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

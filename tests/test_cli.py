@@ -204,8 +204,15 @@ def test_model_and_featurizer_names_follow_the_public_api():
     import skcrystal.models as M
     from skcrystal.cli import CLIError, resolve_featurizer, resolve_model
 
+    from sklearn.base import TransformerMixin
+
     for name in F.__all__:
-        assert resolve_featurizer(name.lower()) is getattr(F, name)
+        if issubclass(getattr(F, name), TransformerMixin):
+            assert resolve_featurizer(name.lower()) is getattr(F, name)
+        else:  # a data record (CrystalformerInput) is no featurizer
+            with pytest.raises(CLIError, match="unknown featurizer"):
+                resolve_featurizer(name)
+    assert "CrystalformerInput" in F.__all__
     for name in M.__all__:
         obj = getattr(M, name)
         if isinstance(obj, type) and name.endswith(("Regressor", "Classifier")):

@@ -252,6 +252,17 @@ def test_same_random_state_same_predictions(name, data):
     _assert_same(a, b)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if "random_state" in _entry(n)[0]().get_params(deep=False)
+                                  and _entry(n)[1] != "transformer"])
+def test_random_state_accepts_a_random_state_object(name, data):
+    """#10 defect 8: ``random_state=np.random.RandomState(0)`` is accepted and reproducible."""
+    factory, kind, _ = _entry(name)
+    X = data["structure"]
+    a = _output(_fit(factory().set_params(random_state=np.random.RandomState(3)), kind, X, data), kind, X)
+    b = _output(_fit(factory().set_params(random_state=np.random.RandomState(3)), kind, X, data), kind, X)
+    _assert_same(a, b)
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if _entry(n)[1] == "regressor"])
 def test_regressors_have_no_predict_proba(name):
     assert not hasattr(_entry(name)[0](), "predict_proba"), "a regressor must not expose predict_proba"

@@ -102,6 +102,12 @@ def _featurize_into(path, X):
     from skcrystal.featurizers import CrystalGraph
 
     out = CrystalGraph(cutoff=5.0, memory=path).fit_transform(X)
+    # every model, the torch Datasets and the streaming store load without an engine too
+    import skcrystal.models
+    import skcrystal.nn.data  # noqa: F401
+    import skcrystal.streaming  # noqa: F401
+
+    [getattr(skcrystal.models, name) for name in skcrystal.models.__all__]
     # a fresh worker process: which cluster/training engines did featurizing (with a disk cache) import?
     return [g.edge_distance for g in out[:, 0]], sorted(ENGINES & {m.split(".")[0] for m in sys.modules})
 

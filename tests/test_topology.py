@@ -199,6 +199,10 @@ def test_interaction_barcodes_equal_plain_reduction(seed):
         key = lambda x: np.lexsort((x[:, 1], x[:, 0]))  # noqa: E731
         np.testing.assert_array_equal(h1[key(h1)], b1[key(b1)])
         assert len(h1) > 0
+        # the compiled elder rule (fast path) gives the same bars, also with many ties (values rounded to a grid)
+        for c in (cx, {**cx, "edge_f": np.round(cx["edge_f"] * 5) / 5, "tri_f": np.round(cx["tri_f"] * 5) / 5}):
+            for a, b in zip(interaction_barcodes(c, compiled=True), interaction_barcodes(c)):
+                np.testing.assert_array_equal(a, b)
 
 
 
@@ -563,7 +567,10 @@ _N_ORACLE = int(os.environ.get("SKCRYSTAL_ORACLE_N", "300"))
     ids=["itt", "periodic"],
 )
 def test_fast_path_equals_gudhi_on_mp_and_perovskite_cells(kw):
-    """CI: the smallest of 3 cells with the 64 Å ITT supercell; SKCRYSTAL_FULL_ORACLE=1: 300 cells (SKCRYSTAL_ORACLE_N)."""
+    """CI: the smallest of 3 cells with the 64 Å ITT supercell; SKCRYSTAL_FULL_ORACLE=1: 300 cells (SKCRYSTAL_ORACLE_N).
+
+    The long run is ``benchmarks/oracle_pih.py`` (resumable, both modes per cell, one JSON line per cell).
+    """
     cells = _oracle_cells(_N_ORACLE if _FULL else 3, seed=11)
     if not _FULL:
         cells = sorted(cells, key=len)[:1]
@@ -576,3 +583,36 @@ def test_fast_path_equals_gudhi_on_mp_and_perovskite_cells(kw):
             print(f"oracle {kw} cell {i + 1}/{len(cells)} {s.composition.reduced_formula} ({len(s)} sites): "
                   f"{'ok' if not bad or bad[-1][0] != i else 'DIFFERENT'}", flush=True)
     assert not bad, f"fast path differs from gudhi's on {bad}"
+
+
+def test_exact_attached_tests_equal_rational_arithmetic():
+    # the integer-scaled exact tests of the fast path against plain Fraction arithmetic, on near-degenerate input
+    from fractions import Fraction as Fr
+
+    from skcrystal.topology.fast import _edge_in_tri_exact, _tri_in_tet_exact
+
+    def cross(a, b):
+        return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
+    rng = np.random.default_rng(0)
+    seen = set()
+    for trial in range(600):
+        P = rng.uniform(-30, 30, (4, 3))
+        if trial % 3 == 0:
+            P = np.round(P)  # right angles, cospherical points: exactly zero determinants
+        elif trial % 3 == 1:
+            P = np.round(P * 4) / 4 + 1e-9 * rng.integers(0, 2, (4, 3))
+        P[trial % 4] *= 1e-3
+        F = [[Fr(float(x)) for x in row] for row in P]
+        e = dot([F[0][i] - F[2][i] for i in range(3)], [F[1][i] - F[2][i] for i in range(3)]) >= 0
+        u, w, p = ([F[j][i] - F[0][i] for i in range(3)] for j in (1, 2, 3))
+        n = cross(u, w)
+        q = [dot(u, u) * a + dot(w, w) * b for a, b in zip(cross(w, n), cross(n, u))]
+        t = dot(p, p) * 2 * dot(n, n) - 2 * dot(p, q) >= 0
+        assert _edge_in_tri_exact(P, 0, 1, 2) == e
+        assert _tri_in_tet_exact(P, 0, 1, 2, 3) == t
+        seen.add((e, t))
+    assert len(seen) == 4

@@ -44,6 +44,7 @@ __all__ = [
     "load_mp_elastic",
     "load_mp_formation_energy",
     "load_perovskites",
+    "make_polymorphs",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -101,7 +102,7 @@ def load_perovskites(n_samples=None, random_state=0):
 
 
 def load_mp_formation_energy(n_samples=None, random_state=0):
-    """Materials Project formation energies (1–25 sites, 85 elements).
+    """Load Materials Project formation energies (1–25 sites, 85 elements).
 
     Parameters
     ----------
@@ -118,7 +119,7 @@ def load_mp_formation_energy(n_samples=None, random_state=0):
 
 
 def load_mp_elastic(n_samples=None, random_state=0):
-    """Materials Project elastic moduli.
+    """Load Materials Project elastic moduli.
 
     Parameters
     ----------
@@ -141,7 +142,7 @@ def load_mp_elastic(n_samples=None, random_state=0):
 
 
 def load_mp_dielectric(n_samples=None, random_state=0):
-    """Materials Project dielectric constants and refractive indices.
+    """Load Materials Project dielectric constants and refractive indices.
 
     Parameters
     ----------
@@ -518,8 +519,91 @@ def list_datasets():
     Examples
     --------
     >>> from skcrystal.datasets import list_datasets
-    >>> list_datasets().loc["perovskites", "rows"]
+    >>> int(list_datasets().loc["perovskites", "rows"])
     7572
     """
     cols = ["loader", "rows", "targets", "units", "source"]
     return pd.DataFrame([row[1:] for row in _CATALOGUE], index=[row[0] for row in _CATALOGUE], columns=cols)
+
+
+def _morse_energy_per_atom(structure, depth, width, r0, cutoff):
+    """Energy per atom of a Morse pair potential, shifted to zero at ``cutoff``."""
+    from ..geometry import periodic_neighbors
+
+    _, _, _, d = periodic_neighbors(structure.lattice.matrix, structure.frac_coords % 1.0, cutoff)
+
+    def morse(r):
+        e = np.exp(-width * (np.asarray(r, dtype=np.float64) - r0))
+        return depth * (e * e - 2.0 * e)
+
+    return float(0.5 * np.sum(morse(d) - morse(cutoff)) / len(structure))
+
+
+@lru_cache(maxsize=None)
+def _single_element_cells(element):
+    out = []
+    for name in ("mp_formation_energy", "mp_elastic"):
+        for s in _read(name)["structure"]:
+            if len(s.composition) == 1 and s.composition.elements[0].symbol == element:
+                out.append(s.copy())
+    return tuple(out)
+
+
+def make_polymorphs(element="C", n_samples=200, strain=0.03, rattle=0.03, random_state=0):
+    """A single-element frame: strained and rattled copies of the element's real cells, with a toy energy.
+
+    The parent cells are every bundled Materials Project cell made of
+    ``element`` alone (8 carbon polymorphs in the formation-energy frame, 5
+    more in the elastic frame: graphite, diamond, lonsdaleite, ...).  Each
+    row draws a parent, applies a random symmetric strain (components
+    uniform in ``±strain``) and moves every atom by a Gaussian ``rattle``
+    (Å).  The target ``energy_per_atom`` (eV) is a Morse pair potential
+    (depth 1 eV, width 2 Å⁻¹, minimum at the parent's shortest bond,
+    smoothly zero at 2.2 × that bond): a smooth, structure-dependent toy
+    energy, not DFT.  Such a frame has one atom type only, which is what
+    makes it a stress test for models (every atom code is the same).
+
+    Parameters
+    ----------
+    element : str, default="C"
+        Element symbol; it must have at least one single-element cell in
+        the bundled frames.
+    n_samples : int, default=200
+        Number of rows.
+    strain : float, default=0.03
+        Largest strain component.
+    rattle : float, default=0.03
+        Standard deviation of the atomic displacements (Å).
+    random_state : int, default=0
+        Seed.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``structure``, ``energy_per_atom`` and ``parent`` (the index
+        of the parent cell).
+
+    Examples
+    --------
+    >>> from skcrystal.datasets import make_polymorphs
+    >>> df = make_polymorphs("C", n_samples=5)
+    >>> sorted(df.columns), {s.composition.reduced_formula for s in df["structure"]}
+    (['energy_per_atom', 'parent', 'structure'], {'C'})
+    """
+    parents = _single_element_cells(str(element))
+    if not parents:
+        raise ValueError(f"no bundled single-element cell of {element!r}")
+    rng = np.random.RandomState(random_state)
+    rows = []
+    for _ in range(int(n_samples)):
+        k = int(rng.randint(len(parents)))
+        s = parents[k].copy()
+        eps = rng.uniform(-strain, strain, size=(3, 3))
+        eps = (eps + eps.T) / 2
+        s.apply_strain(eps)  # pymatgen: lattice -> lattice (1 + eps)
+        s = Structure(s.lattice, s.species, s.cart_coords + rng.normal(0.0, rattle, size=(len(s), 3)),
+                      coords_are_cartesian=True)
+        dist = parents[k].distance_matrix
+        bond = float(dist[dist > 1e-6].min()) if len(parents[k]) > 1 else min(parents[k].lattice.abc)
+        rows.append((s, _morse_energy_per_atom(s, 1.0, 2.0, bond, 2.2 * bond), k))
+    return pd.DataFrame(rows, columns=["structure", "energy_per_atom", "parent"])

@@ -47,7 +47,18 @@ _PG_ALIASES = {"-4m2": "-42m", "-62m": "-6m2", "312": "32", "321": "32", "31m": 
 
 
 def canonical_lattice_matrix(lattice):
-    """Lattice matrix rebuilt from (a, b, c, α, β, γ): rotation-free, 3×3."""
+    """Return the lattice matrix rebuilt from (a, b, c, α, β, γ): rotation-free, 3×3.
+
+    Parameters
+    ----------
+    lattice : Lattice or array of shape (3, 3)
+        Lattice vectors as rows.
+
+    Returns
+    -------
+    ndarray of shape (3, 3)
+        The same lattice in pymatgen's standard orientation.
+    """
     if not isinstance(lattice, Lattice):
         lattice = Lattice(lattice)
     return Lattice.from_parameters(*lattice.abc, *lattice.angles).matrix
@@ -59,6 +70,11 @@ def canonical_rotation(lattice):
     The standard orientation is pymatgen's ``Lattice.from_parameters`` one
     (``a`` along x, ``b`` in the xy-plane).  Edge vectors expressed in it do
     not change when the crystal is rotated or translated.
+
+    Parameters
+    ----------
+    lattice : array of shape (3, 3)
+        Lattice vectors as rows.
 
     Returns
     -------
@@ -177,7 +193,7 @@ def symmetry_info(structure, symprec=0.1, angle_tolerance=5.0):
     return int(data.number), str(data.pointgroup)
 
 
-def reduced_primitive_lattice(structure, symprec=0.1, angle_tolerance=5.0, _dataset=None):
+def reduced_primitive_lattice(structure, symprec=0.1, angle_tolerance=5.0):
     """The lattice of the crystal's reduced primitive cell (rotation-free matrix).
 
     spglib's primitive cell of the structure at ``symprec`` (its lattice
@@ -210,9 +226,12 @@ def reduced_primitive_lattice(structure, symprec=0.1, angle_tolerance=5.0, _data
     >>> bool(np.allclose(reduced_primitive_lattice(s * (2, 1, 3)), reduced_primitive_lattice(s)))
     True
     """
+    return _reduced_primitive(structure, _symmetry_dataset(structure, symprec, angle_tolerance))
+
+
+def _reduced_primitive(structure, data):
     import spglib
 
-    data = _dataset if _dataset is not None else _symmetry_dataset(structure, symprec, angle_tolerance)
     prim = np.asarray(data.primitive_lattice, dtype=np.float64) if data is not None else structure.lattice.matrix
     red = spglib.niggli_reduce(prim)
     if red is None:  # spglib gives up on extremely skewed cells
@@ -221,12 +240,39 @@ def reduced_primitive_lattice(structure, symprec=0.1, angle_tolerance=5.0, _data
 
 
 def spacegroup_number(structure, symprec=0.1, angle_tolerance=5.0):
-    """International space-group number (1..230) of a structure."""
+    """Return the international space-group number (1..230) of a structure.
+
+    Parameters
+    ----------
+    structure : Structure
+        The crystal.
+    symprec : float, default=0.1
+        Distance tolerance (Å).
+    angle_tolerance : float, default=5.0
+        Angle tolerance (degrees).
+
+    Returns
+    -------
+    int
+        See :func:`symmetry_info`.
+    """
     return symmetry_info(structure, symprec, angle_tolerance)[0]
 
 
 def point_group_index(symbol):
-    """Index (0..31) of a point-group symbol in :data:`POINT_GROUPS`."""
+    """Return the index (0..31) of a point-group symbol in :data:`POINT_GROUPS`.
+
+    Parameters
+    ----------
+    symbol : str
+        Hermann–Mauguin symbol as spglib writes it (settings such as
+        ``"-4m2"`` are mapped to their class, ``"-42m"``).
+
+    Returns
+    -------
+    int
+        The index.
+    """
     symbol = _PG_ALIASES.get(symbol, symbol)
     try:
         return POINT_GROUPS.index(symbol)
@@ -235,7 +281,20 @@ def point_group_index(symbol):
 
 
 def one_hot(index, size):
-    """A float one-hot vector."""
+    """Return a float one-hot vector.
+
+    Parameters
+    ----------
+    index : int
+        Position of the 1.
+    size : int
+        Length.
+
+    Returns
+    -------
+    ndarray of float64, shape (size,)
+        The vector.
+    """
     v = np.zeros(size, dtype=np.float64)
     v[index] = 1.0
     return v
@@ -272,7 +331,7 @@ def faithful_global_vector(structure, space_group=True, symprec=0.1, n_frequenci
     if cell not in ("reduced", "given"):
         raise ValueError(f"cell must be 'reduced' or 'given', got {cell!r}")
     data = _symmetry_dataset(structure, symprec, 5.0) if (space_group or cell == "reduced") else None
-    lattice = reduced_primitive_lattice(structure, symprec, _dataset=data) if cell == "reduced" else structure.lattice
+    lattice = _reduced_primitive(structure, data) if cell == "reduced" else structure.lattice
     g = lattice_sinusoids(lattice, n_frequencies)
     if not space_group:
         return g

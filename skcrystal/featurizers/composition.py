@@ -12,16 +12,15 @@ import warnings
 
 import numpy as np
 
+from .._citations import WARD2016_MAGPIE, WARD2018_MATMINER
 from ..base import StructureFeaturizer
+from ..utils._docstring import FEATURIZER_PARAMS, Substitution
 from ..utils._param_validation import SequenceOf, StrOptions
 
 __all__ = ["CompositionFeatures"]
 
-MAGPIE_CITATION = (
-    "Ward, L., Agrawal, A., Choudhary, A. & Wolverton, C. A general-purpose machine learning framework "
-    "for predicting properties of inorganic materials. npj Comput. Mater. 2, 16028 (2016)."
-)
-MATMINER_CITATION = "Ward, L. et al. Matminer: An open source toolkit for materials data mining. Comput. Mater. Sci. 152, 60 (2018)."
+MAGPIE_CITATION = WARD2016_MAGPIE
+MATMINER_CITATION = WARD2018_MATMINER
 
 
 def _make(name, impute_nan=False):
@@ -44,6 +43,7 @@ def _make(name, impute_nan=False):
     return f
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class CompositionFeatures(StructureFeaturizer):
     """Composition descriptors from matminer (Magpie element-property statistics by default).
 
@@ -62,8 +62,10 @@ class CompositionFeatures(StructureFeaturizer):
         ``"valence_orbital"``, ``"element_fraction"``.
     impute_nan : bool, default=False
         Let matminer impute missing element properties instead of giving NaN.
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
 
     Attributes
     ----------

@@ -151,7 +151,7 @@ class CrystalformerFeaturizer(StructureFeaturizer):
     >>> from skcrystal.featurizers import CrystalformerFeaturizer
     >>> po = Structure(Lattice.cubic(3.35), ["Po"], [[0, 0, 0]])
     >>> x = CrystalformerFeaturizer(cutoff=3.4).fit_transform([po])[0, 0]
-    >>> x.n_images, x.neighbor_distance.round(2).tolist(), x.neighbor_multiplicity.tolist()  # itself + 6 images
+    >>> x.n_images, x.neighbor_distance.astype(float).round(2).tolist(), x.neighbor_multiplicity.tolist()  # itself + 6 images
     (7, [0.0, 3.35], [1, 6])
     """
 

@@ -32,7 +32,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .._citations import CLAUSSEN2020, NOP2025_FAITHFUL
 from ..base import StructureFeaturizer
+from ..utils._docstring import FEATURIZER_PARAMS, Substitution
 from ..utils._param_validation import InvalidParameterError, Interval, SequenceOf, StrOptions
 from ..encodings.atoms import ATOM_CODE_NAMES, ATOM_CODE_SIZE, atom_codes, predicted_configuration, valence_electrons
 from ..encodings.crystal import (
@@ -54,14 +56,9 @@ __all__ = [
     "SpaceGroupEncoding",
 ]
 
-FAITHFUL_CITATION = (
-    "Nop, G., Mundy, M., Smith, J. D. H. & Paudyal, D. Faithful novel machine learning for predicting "
-    "quantum properties. npj Comput. Mater. 11, 227 (2025). https://doi.org/10.1038/s41524-025-01655-w"
-)
-CLAUSSEN_CITATION = (
-    "Claussen, N., Bernevig, B. A. & Regnault, N. Detection of topological materials with machine "
-    "learning. Phys. Rev. B 101, 245117 (2020)."
-)
+# the names other modules import; the text lives in skcrystal/_citations.py
+FAITHFUL_CITATION = NOP2025_FAITHFUL
+CLAUSSEN_CITATION = CLAUSSEN2020
 _CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
 _CS_BOUNDS = (2, 15, 74, 142, 167, 194, 230)
 
@@ -74,6 +71,7 @@ def _crystal_system_index(sg):
     return int(np.searchsorted(_CS_BOUNDS, sg))
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class LeftStepComposition(StructureFeaturizer):
     """Composition-weighted faithful left-step atom code.
 
@@ -86,8 +84,10 @@ class LeftStepComposition(StructureFeaturizer):
     stats : tuple of {"mean", "min", "max"}, default=("mean",)
         Statistics over atoms (mean, weighted by site counts) or distinct
         elements (min, max).
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
 
     Attributes
     ----------
@@ -127,6 +127,7 @@ class LeftStepComposition(StructureFeaturizer):
         return [f"leftstep_{stat}_{n}" for stat in self.stats for n in ATOM_CODE_NAMES]
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class LatticeEncoding(StructureFeaturizer):
     """Sinusoidal encoding of the unit cell, ``sin(2π·2^(i+1)·m/scale)``.
 
@@ -142,8 +143,10 @@ class LatticeEncoding(StructureFeaturizer):
         Length scale in Å.
     include_parameters : bool, default=False
         Also output the raw a, b, c (Å), α, β, γ (degrees) and the volume per atom.
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _citations = (FAITHFUL_CITATION,)
@@ -182,6 +185,7 @@ class LatticeEncoding(StructureFeaturizer):
         return names
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class SpaceGroupEncoding(StructureFeaturizer):
     """Space-group or point-group code of a structure (spglib through pymatgen).
 
@@ -197,8 +201,10 @@ class SpaceGroupEncoding(StructureFeaturizer):
         Distance tolerance (Å) of the symmetry search.
     angle_tolerance : float, default=5.0
         Angle tolerance (degrees).
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _citations = (FAITHFUL_CITATION,)
@@ -258,6 +264,7 @@ def _warn_predicted_configurations(structures, who):
         )
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class ElectronCounts(StructureFeaturizer):
     """Electron counts of the cell.
 
@@ -277,8 +284,10 @@ class ElectronCounts(StructureFeaturizer):
         Length of the thermometer code of the electron count (0: none; the
         paper's code uses 11448, the largest known count).  A count that does
         not fit raises (``on_error`` applies).
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _citations = (FAITHFUL_CITATION, CLAUSSEN_CITATION)
@@ -323,6 +332,7 @@ class ElectronCounts(StructureFeaturizer):
         return super()._transform_structures(structures, labels)
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class FaithfulFeaturizer(StructureFeaturizer):
     """The global faithful vector: lattice ⊕ symmetry ⊕ electron counts ⊕ left-step composition.
 
@@ -340,8 +350,10 @@ class FaithfulFeaturizer(StructureFeaturizer):
         Symmetry tolerance (Å).
     n_frequencies : int, default=2
         Octaves of the lattice encoding.
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
 
     Examples
     --------
@@ -408,6 +420,7 @@ class FaithfulFeaturizer(StructureFeaturizer):
         return [n for p in self._parts() for n in p._feature_names()]
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class FaithfulBinned(StructureFeaturizer):
     """The fixed-size binned vector of the faithful paper's naive neural network (NNN).
 
@@ -437,8 +450,10 @@ class FaithfulBinned(StructureFeaturizer):
         Octaves of the lattice code.
     symprec : float, default=0.1
         Symmetry tolerance of the space-group one-hot.
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _citations = (FAITHFUL_CITATION,)
@@ -505,6 +520,7 @@ class FaithfulBinned(StructureFeaturizer):
         return names
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class FractionalCoordinateEncoding(StructureFeaturizer):
     """Per-site faithful code padded to a fixed number of slots.
 
@@ -522,8 +538,10 @@ class FractionalCoordinateEncoding(StructureFeaturizer):
         Number of slots; a larger cell raises (``on_error`` applies).
     n_frequencies : int, default=5
         Octaves of the sinusoids (the paper: 5).
-    n_jobs, verbose, on_error, memory
-        See :class:`skcrystal.base.StructureFeaturizer`.
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
     """
 
     _citations = (FAITHFUL_CITATION,)

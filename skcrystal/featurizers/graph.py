@@ -12,7 +12,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .._citations import NOP2025_FAITHFUL, XIE2018_CGCNN
 from ..base import StructureFeaturizer
+from ..utils._docstring import FEATURIZER_PARAMS, Substitution
 from ..encodings.atoms import atom_codes, cgcnn_atom_features, element_one_hot
 from ..encodings.crystal import canonical_lattice_matrix, faithful_global_vector
 from ..geometry import periodic_neighbors
@@ -30,7 +32,22 @@ __all__ = [
 
 
 def gaussian_centers(start=0.0, stop=8.0, step=0.2):
-    """Centres of the Gaussian distance basis (``stop`` included, CGCNN convention)."""
+    """Return the centres of the Gaussian distance basis (``stop`` included, CGCNN convention).
+
+    Parameters
+    ----------
+    start : float, default=0.0
+        First centre (Å).
+    stop : float, default=8.0
+        Last centre (Å).
+    step : float, default=0.2
+        Spacing (Å).
+
+    Returns
+    -------
+    ndarray of float64
+        ``start, start + step, …, stop``.
+    """
     n = int(np.floor((stop - start) / step + 1e-9)) + 1
     return start + step * np.arange(n)
 
@@ -110,24 +127,28 @@ def atom_feature_matrix(Z, spec):
 class CrystalGraphData:
     """One crystal as a graph (numpy arrays; cheap to pickle and cache).
 
-    Attributes
+    Parameters
     ----------
     atom_features : ndarray of float32, shape (n_atoms, n_atom_features)
+        Atom codes.
     frac : ndarray of float32, shape (n_atoms, 3)
         Fractional coordinates wrapped into [0, 1).
     atomic_numbers : ndarray of int64, shape (n_atoms,)
+        Atomic numbers.
     edge_index : ndarray of int64, shape (2, n_edges)
         Rows ``(center, neighbor)``; messages flow neighbour -> centre.
     edge_distance : ndarray of float32, shape (n_edges,)
+        Edge lengths (Å).
     edge_vector : ndarray of float32, shape (n_edges, 3)
         ``r_neighbor(image) − r_center`` in the lattice's standard orientation
         (rotation- and translation-invariant).
     edge_image : ndarray of int64, shape (n_edges, 3)
+        Lattice translation of each neighbour's image.
     global_features : ndarray of float32, shape (n_global,)
         The faithful global vector ``g`` (may be empty).
     edge_basis : tuple
         ``(centers, width, cutoff, include_vector)`` used by
-        :func:`collate_graphs` to build edge features.
+        :func:`~skcrystal.nn.data.collate_graphs` to build edge features.
     """
 
     atom_features: np.ndarray
@@ -156,6 +177,37 @@ class CrystalGraphData:
         centers, _, _, vec = self.edge_basis
         return len(centers) + (4 if vec else 0)
 
+    def invariant_view(self, decimals=4):
+        """The graph up to site order: what it guarantees under rotation, translation and permutation.
+
+        Atoms as sorted rows ``(Z, atom features)``, edges as sorted rows
+        ``(Z_center, Z_neighbor, distance, edge vector)`` and the global
+        vector.  Fractional coordinates (absolute positions) and site indices
+        are left out.  Rows are ordered by their values rounded to
+        ``decimals``, so two views are compared with a tolerance.
+
+        Parameters
+        ----------
+        decimals : int, default=4
+            Rounding used for the ordering only.
+
+        Returns
+        -------
+        dict of ndarray
+            ``atoms``, ``edges`` and ``global``.
+        """
+        Z = self.atomic_numbers.astype(np.float64)
+        atoms = np.column_stack([Z, self.atom_features.astype(np.float64)])
+        ci, cj = self.edge_index
+        edges = np.column_stack([Z[ci], Z[cj], self.edge_distance, self.edge_vector]).astype(np.float64)
+
+        def sort(a):
+            if len(a) == 0:
+                return a
+            return a[np.lexsort(np.round(a, decimals).T[::-1])]
+
+        return {"atoms": sort(atoms), "edges": sort(edges), "global": self.global_features.astype(np.float64)}
+
     def __repr__(self):
         return (
             f"CrystalGraphData(n_atoms={self.n_atoms}, n_edges={self.n_edges}, "
@@ -163,6 +215,7 @@ class CrystalGraphData:
         )
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class CrystalGraph(StructureFeaturizer):
     """Turn crystal structures into periodic radius graphs (one graph object per structure).
 
@@ -228,15 +281,10 @@ class CrystalGraph(StructureFeaturizer):
         prediction.
     symprec : float, default=0.1
         Symmetry tolerance (Å) for the space group and the primitive cell.
-    n_jobs : int or None, default=None
-        Joblib workers for featurization.
-    verbose : int, default=0
-        Progress bar when > 0.
-    on_error : {"raise", "nan"}, default="raise"
-        ``"nan"`` gives ``None`` for a structure that fails (the models
-        predict the fallback value for it) instead of raising.
-    memory : str, path, joblib.Memory or None, default=None
-        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
 
     Attributes
     ----------
@@ -275,12 +323,7 @@ class CrystalGraph(StructureFeaturizer):
         "global_features": [StrOptions({"faithful", "lattice"}), None],
         "symprec": [Interval(Real, 0, None, closed="neither")],
     }
-    _citations = (
-        "T. Xie and J. C. Grossman, Crystal graph convolutional neural networks for an accurate and "
-        "interpretable prediction of material properties, Phys. Rev. Lett. 120, 145301 (2018).",
-        "G. Nop, M. Mundy, J. D. H. Smith and D. Paudyal, Faithful novel machine learning for "
-        "predicting quantum properties, npj Comput. Mater. (2025), doi:10.1038/s41524-025-01655-w.",
-    )
+    _citations = (XIE2018_CGCNN, NOP2025_FAITHFUL)
 
     def __init__(
         self,

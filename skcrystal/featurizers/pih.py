@@ -15,6 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .._citations import CHEN2025_ITT, MARIA2014_GUDHI
 from ..base import StructureFeaturizer
 from ..topology.clusters import cluster_labels, resolve_clusters
 from ..topology.fast import alpha_betti, alpha_pair_codes, code_bars_to_betti
@@ -176,13 +177,7 @@ class PersistentInteractionHomology(StructureFeaturizer):
         "periodic": ["boolean"],
         "h1_needs_triangles": ["boolean"],
     }
-    _citations = (
-        "@article{itt2025, title={Interaction Topological Transformer for Multiscale Learning in "
-        "Porous Materials}, author={Chen, Dong and others}, journal={arXiv:2509.18573}, year={2025}}",
-        "@article{gudhi, title={The Gudhi Library: Simplicial Complexes and Persistent Homology}, "
-        "author={Maria, Cl{\\'e}ment and Boissonnat, Jean-Daniel and Glisse, Marc and Yvinec, Mariette}, "
-        "booktitle={ICMS}, year={2014}}",
-    )
+    _citations = (CHEN2025_ITT, MARIA2014_GUDHI)
 
     def __init__(
         self,
@@ -357,7 +352,8 @@ class PersistentInteractionHomology(StructureFeaturizer):
                     if cx is None or cx["n_a"] == 0:
                         out[key] = list(empty)
                     else:
-                        h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles)
+                        h0, h1 = interaction_barcodes(cx, h1_needs_triangles=self.h1_needs_triangles,
+                                                      compiled=counts and coded)
                         out[key] = [h0, h1]
                     if counts:
                         igrid = make_grid(*self.interaction_grid)

@@ -34,7 +34,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._citations import NOP2025_FAITHFUL
 from ..base import StructureFeaturizer
+from ..utils._docstring import FEATURIZER_PARAMS, Substitution
 from ..encodings.atoms import ATOM_CODE_NAMES, MAX_Z, atom_codes
 from ..encodings.crystal import faithful_global_vector
 from ..utils._param_validation import InvalidParameterError, Interval, StrOptions
@@ -162,7 +164,13 @@ class VoxelRecord:
         return (self.n_channels, self.grid, self.grid, self.grid)
 
     def dense(self):
-        """The voxel grid, ``(C, N, N, N)`` float32."""
+        """Draw the voxel grid.
+
+        Returns
+        -------
+        ndarray of float32, shape (C, N, N, N)
+            The grid.
+        """
         return voxelize(self.frac, self.values, self.grid, self.periodic)
 
     def __getstate__(self):
@@ -176,6 +184,7 @@ class VoxelRecord:
         return f"VoxelRecord(n_atoms={len(self.frac)}, shape={self.shape}, n_globals={len(self.globals_)})"
 
 
+@Substitution(**FEATURIZER_PARAMS)
 class Voxelizer(StructureFeaturizer):
     """Voxel image of each crystal cell, for the CCNN or any scikit-learn model.
 
@@ -216,15 +225,10 @@ class Voxelizer(StructureFeaturizer):
         two columns but column 0 holds a :class:`VoxelRecord` drawn when a
         batch needs it (memory bounded for large datasets).  ``"flat"``: a
         float32 matrix of shape (n, C·N³ + G) for any scikit-learn model.
-    n_jobs : int or None, default=None
-        joblib workers.
-    verbose : int, default=0
-        Progress bar when > 0.
-    on_error : {"raise", "nan"}, default="raise"
-        ``"nan"`` gives a NaN row (flat) or ``None`` entries (dense/lazy) for
-        structures that cannot be voxelized, with a warning naming them.
-    memory : str, path, joblib.Memory or None, default=None
-        On-disk feature cache (see :class:`~skcrystal.base.StructureFeaturizer`).
+    %(n_jobs)s
+    %(verbose)s
+    %(on_error)s
+    %(memory)s
 
     Attributes
     ----------
@@ -253,8 +257,9 @@ class Voxelizer(StructureFeaturizer):
 
     References
     ----------
-    .. [1] Nop, G. N. et al. "Faithful novel machine learning for predicting
-       quantum properties", npj Comput. Mater. (2025) — the CCNN.
+    .. [1] Nop, G., Mundy, M., Smith, J. D. H. & Paudyal, D. "Faithful novel
+       machine learning for predicting quantum properties", npj Comput.
+       Mater. 11, 227 (2025) — the CCNN.
 
     Examples
     --------
@@ -276,10 +281,7 @@ class Voxelizer(StructureFeaturizer):
         "global_features": [StrOptions({"lattice", "faithful"}), None, callable],
         "output": [StrOptions({"dense", "lazy", "flat"})],
     }
-    _citations = (
-        "Nop, G. N., Hussain, F. et al. Faithful novel machine learning for predicting quantum "
-        "properties. npj Computational Materials (2025).",
-    )
+    _citations = (NOP2025_FAITHFUL,)
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ import torch
 
 from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cann import CANN
+from ..utils._docstring import NETWORK_PARAMS, Substitution
 from ..utils._param_validation import InvalidParameterError, Interval, StrOptions
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 from .cgnn import _ATTRS_DOC, _PARAMS_DOC, GraphNetMixin, _graph_net_kwargs
@@ -63,6 +64,7 @@ _CANN_NOTE = """
 """
 
 
+@Substitution(**NETWORK_PARAMS)
 class CANNRegressor(_SetNetMixin, CrystalNetRegressor):
     __doc__ = (
         """Crystal attention neural network regressor (pure attention over the atom set).
@@ -118,6 +120,7 @@ class CANNRegressor(_SetNetMixin, CrystalNetRegressor):
         )
 
 
+@Substitution(**NETWORK_PARAMS)
 class CANNClassifier(_SetNetMixin, CrystalNetClassifier):
     __doc__ = (
         """Crystal attention neural network classifier (space group, crystal system, metal/non-metal…).

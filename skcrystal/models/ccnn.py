@@ -8,18 +8,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._citations import NOP2025_FAITHFUL
 from ..featurizers.voxel import Voxelizer
 from ..nn.ccnn import CCNN
 from ..nn.data import VoxelDataset, _as_voxel_rows, collate_voxels
 from ..utils._param_validation import Interval, SequenceOf, StrOptions
-from .base import CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
+from ..utils._docstring import NETWORK_PARAMS, Substitution
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 
 __all__ = ["CCNNClassifier", "CCNNRegressor"]
 
-_CITATION = (
-    "Nop, G. N., Hussain, F. et al. Faithful novel machine learning for predicting quantum "
-    "properties. npj Computational Materials (2025)."
-)
+_CITATION = NOP2025_FAITHFUL
 
 
 _CCNN_DOC = """
@@ -46,22 +45,29 @@ _CCNN_DOC = """
         much more slowly (perovskites, grid 8, 30 epochs at lr 3e-4: test MAE
         0.25 eV with GroupNorm, 0.37 eV without; mean predictor 0.53 eV).
     max_epochs : int, default=20
+        Training epochs.
     lr : float, default=3e-4
+        Learning rate.
     batch_size : int, default=32
+        Structures per batch.
     optimizer : torch optimizer class, default=torch.optim.Adam
-    featurizer : transformer or None, default=None
-        Used on structure input; ``None`` means
-        ``Voxelizer(grid=32, output="lazy")``.
-    random_state : int or None, default=None
-        Seeds weights and shuffling: same seed ⇒ same predictions.
-    early_stopping : bool or int, default=False
-        Patience on a held-out ``validation_fraction``.
-    validation_fraction : float, default=0.1
-    gradient_clipping : float or None, default=None
-    verbose : int, default=0
-        1 prints skorch's per-epoch history table.
+        The optimizer.
+    dataset : Dataset class, default=VoxelDataset
+        skorch builds ``dataset(X, y)`` from the voxel rows.
+    iterator_train__shuffle : bool, default=True
+        Shuffle the training structures every epoch.
+    iterator_train__collate_fn, iterator_valid__collate_fn : callable, default=collate_voxels
+        Stack a batch of grids (lazy records are drawn here).
+    %(featurizer)s
+        Here the default featurizer is ``Voxelizer(grid=32, output="lazy")``.
+    %(random_state)s
+    %(early_stopping)s
+    %(validation_fraction)s
+    %(gradient_clipping)s
+    %(device)s
+    %(verbose)s
     **kwargs
-        Any other skorch parameter (``device``, ``callbacks``,
+        Any other skorch parameter (``callbacks``, ``train_split``,
         ``iterator_train__num_workers`` …).
 
     Notes
@@ -73,8 +79,9 @@ _CCNN_DOC = """
 
     References
     ----------
-    .. [1] Nop, G. N. et al. "Faithful novel machine learning for predicting
-       quantum properties", npj Comput. Mater. (2025).
+    .. [1] Nop, G., Mundy, M., Smith, J. D. H. & Paudyal, D. "Faithful novel
+       machine learning for predicting quantum properties", npj Comput.
+       Mater. 11, 227 (2025).
 """
 
 
@@ -96,15 +103,6 @@ class _CCNNMixin:
     def _default_featurizer(self):
         return Voxelizer(grid=32, output="lazy")
 
-    def citations(self):
-        """References of the method.
-
-        Returns
-        -------
-        list of str
-        """
-        return list(self._citations)
-
     def _to_module_input(self, Xf):
         return _as_voxel_rows(Xf, type(self).__name__)
 
@@ -125,29 +123,37 @@ class _CCNNMixin:
         }
 
 
+@Substitution(**NETWORK_PARAMS)
 class CCNNRegressor(_CCNNMixin, CrystalNetRegressor):
     __doc__ = "3-D CNN regressor on voxel images of unit cells (the paper's CCNN).\n" + _CCNN_DOC
 
     def __init__(self, module=CCNN, *, max_epochs=20, lr=3e-4, batch_size=32, optimizer=torch.optim.Adam,
                  dataset=VoxelDataset, iterator_train__shuffle=True,
                  iterator_train__collate_fn=collate_voxels, iterator_valid__collate_fn=collate_voxels,
-                 module__norm="group", verbose=0, **kwargs):
+                 module__norm="group", featurizer=None, random_state=None, early_stopping=False,
+                 validation_fraction=0.1, gradient_clipping=None, device=DEFAULT_DEVICE, verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                          dataset=dataset, iterator_train__shuffle=iterator_train__shuffle,
                          iterator_train__collate_fn=iterator_train__collate_fn,
                          iterator_valid__collate_fn=iterator_valid__collate_fn, module__norm=module__norm,
-                         verbose=verbose, **kwargs)
+                         featurizer=featurizer, random_state=random_state, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, gradient_clipping=gradient_clipping,
+                         device=device, verbose=verbose, **kwargs)
 
 
+@Substitution(**NETWORK_PARAMS)
 class CCNNClassifier(_CCNNMixin, CrystalNetClassifier):
     __doc__ = "3-D CNN classifier on voxel images of unit cells (the paper's CCNN).\n" + _CCNN_DOC
 
     def __init__(self, module=CCNN, *, max_epochs=20, lr=3e-4, batch_size=32, optimizer=torch.optim.Adam,
                  dataset=VoxelDataset, iterator_train__shuffle=True,
                  iterator_train__collate_fn=collate_voxels, iterator_valid__collate_fn=collate_voxels,
-                 module__norm="group", verbose=0, **kwargs):
+                 module__norm="group", featurizer=None, random_state=None, early_stopping=False,
+                 validation_fraction=0.1, gradient_clipping=None, device=DEFAULT_DEVICE, verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                          dataset=dataset, iterator_train__shuffle=iterator_train__shuffle,
                          iterator_train__collate_fn=iterator_train__collate_fn,
                          iterator_valid__collate_fn=iterator_valid__collate_fn, module__norm=module__norm,
-                         verbose=verbose, **kwargs)
+                         featurizer=featurizer, random_state=random_state, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, gradient_clipping=gradient_clipping,
+                         device=device, verbose=verbose, **kwargs)

@@ -11,6 +11,7 @@ import torch
 from ..featurizers.graph import CrystalGraphData
 from ..nn.data import GraphDataset, collate_graphs
 from ..nn.cgnn import CGNN
+from ..utils._docstring import NETWORK_PARAMS, Substitution
 from ..utils._param_validation import Interval, StrOptions
 from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor, _is_store
 
@@ -96,33 +97,32 @@ _PARAMS_DOC = """
         The network; its sizes (atom/edge/global widths, outputs) are inferred
         from the data.  Set its hyperparameters with ``module__<name>``
         (e.g. ``module__{example}``).
-    featurizer : transformer or None, default=None
-        Applied when the model is given structures; ``None`` means
-        ``{featurizer}``.  In a Pipeline after a ``CrystalGraph`` step leave
-        it as is: the model then takes the graphs.
-    random_state : int or None, default=None
-        Seeds weights, dropout and shuffling (the global torch RNG is untouched).
-    early_stopping : bool or int, default=False
-        Patience (``True`` = 10 epochs) on a held-out ``validation_fraction``;
-        the best epoch is restored.
-    validation_fraction : float, default=0.1
-    gradient_clipping : float or None, default=None
-        Clip the gradient norm.
+    %(featurizer)s
+        Here the default featurizer is ``{featurizer}``.
+    %(random_state)s
+    %(early_stopping)s
+    %(validation_fraction)s
+    %(gradient_clipping)s
     criterion : torch loss class, default={criterion}
+        The training loss.
     optimizer : torch optimizer class, default=torch.optim.AdamW
+        The optimizer.
     lr : float, default={lr}
+        Learning rate.
     max_epochs : int, default={max_epochs}
+        Training epochs.
     batch_size : int, default={batch_size}
+        Structures per batch (``-1``: all).
     dataset : Dataset class, default=GraphDataset
+        skorch builds ``dataset(X, y)`` from the graphs.
     iterator_train__collate_fn, iterator_valid__collate_fn : callable, default=collate_graphs
         Batch graphs into flat tensors (no padding).
     iterator_train__shuffle : bool, default=True
+        Shuffle the training structures every epoch.
     train_split : callable or None, default=None
         No internal validation split unless ``early_stopping``.
-    device : str, default="auto"
-        ``"auto"``: the GPU when torch sees one at fit time, else the CPU.
-    verbose : int, default=0
-        skorch's per-epoch table when 1.
+    %(device)s
+    %(verbose)s
     **kwargs
         Any other skorch parameter (``module__*``, ``optimizer__weight_decay``,
         ``callbacks``…).
@@ -166,6 +166,7 @@ _CGNN_CONSTRAINTS = {
 _CGNN_INVARIANCES = ("rotation", "translation", "permutation", "integer_shift", "supercell")
 
 
+@Substitution(**NETWORK_PARAMS)
 class CGNNRegressor(GraphNetMixin, CrystalNetRegressor):
     __doc__ = (
         """Crystal graph neural network regressor (CGCNN convolutions + faithful refinements).
@@ -240,6 +241,7 @@ class CGNNRegressor(GraphNetMixin, CrystalNetRegressor):
         )
 
 
+@Substitution(**NETWORK_PARAMS)
 class CGNNClassifier(GraphNetMixin, CrystalNetClassifier):
     __doc__ = (
         """Crystal graph neural network classifier (space group, crystal system, metal/non-metal…).

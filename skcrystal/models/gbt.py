@@ -13,7 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..featurizers.composition import CompositionFeatures
-from ..featurizers.faithful import CLAUSSEN_CITATION, ElectronCounts, SpaceGroupEncoding
+from .._citations import CHEN2016_XGBOOST, CLAUSSEN2020
+from ..featurizers.faithful import ElectronCounts, SpaceGroupEncoding
 from ..utils._param_validation import HasMethods, Interval, validate_parameter_constraints
 from ..utils.validation import check_target, is_structure_input
 from ._input import featurize_input
@@ -22,10 +23,22 @@ __all__ = ["GBTClassifier", "GBTRegressor", "default_gbt_featurizer"]
 
 
 def default_gbt_featurizer(n_jobs=None):
-    """Electron counts ⊕ ordinal space group / point group / crystal system ⊕ matminer composition.
+    """Build the GBT's default featurizer: electron counts ⊕ ordinal symmetry ⊕ matminer composition.
 
     The coarse composition + symmetry description of Claussen et al. (2020),
-    where electron counts and the space group decide most splits.
+    where electron counts and the space group (number, point group, crystal
+    system) decide most splits.
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        Workers of the ``FeatureUnion`` (one per part).
+
+    Returns
+    -------
+    sklearn.pipeline.FeatureUnion
+        ``ElectronCounts`` ⊕ ``SpaceGroupEncoding(encoding="ordinal")`` ⊕
+        ``CompositionFeatures``.
     """
     return FeatureUnion(
         [
@@ -38,7 +51,7 @@ def default_gbt_featurizer(n_jobs=None):
 
 
 class _GBTBase(BaseEstimator):
-    _citations = (CLAUSSEN_CITATION, "Chen, T. & Guestrin, C. XGBoost: A scalable tree boosting system. KDD (2016).")
+    _citations = (CLAUSSEN2020, CHEN2016_XGBOOST)
     # those of the default featurizer (electron counts per cell: not supercell invariant)
     _invariances = ("rotation", "translation", "permutation", "integer_shift")
     _parameter_constraints = {
@@ -79,6 +92,10 @@ class _GBTBase(BaseEstimator):
         """
         return list(self._citations)
 
+    def _default_featurizer(self):
+        """The featurizer applied to structure input when ``featurizer`` is None."""
+        return default_gbt_featurizer()
+
     def _check_params(self):
         """Validate the declared parameter constraints (once per ``fit``)."""
         validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
@@ -96,11 +113,11 @@ class _GBTBase(BaseEstimator):
 
     def _features(self, X, fit):
         if not is_structure_input(X):
-            featurize_input(self, X, fit, default_gbt_featurizer)  # records / checks featurizer_
+            featurize_input(self, X, fit, self._default_featurizer)  # records / checks featurizer_
             # a numeric matrix: scikit-learn's own validation (NaN allowed, xgboost routes it)
             return validate_data(self, X, reset=fit, dtype=np.float64, ensure_all_finite="allow-nan",
                                  accept_sparse=("csr", "csc"))
-        Xf = featurize_input(self, X, fit, default_gbt_featurizer)
+        Xf = featurize_input(self, X, fit, self._default_featurizer)
         Xf = check_array(Xf, dtype=np.float64, ensure_all_finite="allow-nan")
         if fit:
             self.n_features_in_ = Xf.shape[1]
@@ -130,7 +147,7 @@ class _GBTBase(BaseEstimator):
 
 
 class GBTRegressor(RegressorMixin, _GBTBase):
-    """xgboost regressor on structures (default features) or on any feature matrix.
+    """XGBoost regressor on structures (default features) or on any feature matrix.
 
     Given structures (a DataFrame with a ``structure`` column, a Series or a
     list) it applies ``featurizer`` — by default electron counts, ordinal
@@ -203,7 +220,7 @@ class GBTRegressor(RegressorMixin, _GBTBase):
 
 
 class GBTClassifier(ClassifierMixin, _GBTBase):
-    """xgboost classifier on structures (default features) or on any feature matrix.
+    """XGBoost classifier on structures (default features) or on any feature matrix.
 
     Any hashable labels (space-group numbers, ``"metal"``/``"insulator"``,
     topological classes) are label-encoded; ``classes_`` keeps them.

@@ -289,7 +289,7 @@ def plot_attention(attention, query="structure", top=10, axes=None):
     ax1.axvline(1.0 / max(1, df.shape[1] - 4), color="k", lw=0.8, ls="--", label="uniform")
     ax1.set_xlabel("share of cross-attention")
     ax1.set_title("interaction tokens")
-    ax1.legend(frameon=False)
+    ax1.legend(frameon=False, loc="lower right")
     return axes
 
 

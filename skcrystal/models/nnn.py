@@ -6,10 +6,12 @@ from numbers import Integral, Real
 
 import torch
 
-from ..featurizers.faithful import FAITHFUL_CITATION, FaithfulBinned
+from .._citations import NOP2025_FAITHFUL
+from ..featurizers.faithful import FaithfulBinned
 from ..nn.nnn import MLP
 from ..utils._param_validation import Interval, SequenceOf
-from .base import CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
+from ..utils._docstring import NETWORK_PARAMS, Substitution
+from .base import DEFAULT_DEVICE, CrystalNetClassifier, CrystalNetMixin, CrystalNetRegressor
 
 __all__ = ["NNNClassifier", "NNNRegressor"]
 
@@ -27,27 +29,30 @@ _NNN_DOC = """
         Network (:class:`skcrystal.nn.nnn.MLP`); ``module__hidden``, ``module__dropout``, ``module__batch_norm``
         tune it (``n_features``/``n_outputs`` are set from the data).
     max_epochs : int, default=100
+        Training epochs.
     lr : float, default=3e-4
+        Learning rate.
     batch_size : int, default=256
+        Rows per batch.
     optimizer : torch optimizer class, default=torch.optim.AdamW
+        The optimizer.
     optimizer__weight_decay : float, default=1e-3
-    featurizer : transformer or None, default=None
-        Used on structure input; ``None`` means ``FaithfulBinned(on_error="nan")``.
-    random_state : int or None, default=None
-        Seeds weights and shuffling: same seed ⇒ same predictions.
-    early_stopping : bool or int, default=False
-        Patience on a held-out ``validation_fraction``.
-    validation_fraction : float, default=0.1
-    gradient_clipping : float or None, default=None
-    verbose : int, default=0
-        1 prints skorch's per-epoch history table.
+        L2 penalty (the paper's 1e-3).
+    %(featurizer)s
+        Here the default featurizer is ``FaithfulBinned(on_error="nan")``.
+    %(random_state)s
+    %(early_stopping)s
+    %(validation_fraction)s
+    %(gradient_clipping)s
+    %(device)s
+    %(verbose)s
     **kwargs
-        Any other skorch parameter (``device``, ``callbacks``, ``train_split`` …).
+        Any other skorch parameter (``callbacks``, ``train_split``, ``module__*`` …).
 """
 
 
 class _NNNMixin:
-    _citations = (FAITHFUL_CITATION,)
+    _citations = (NOP2025_FAITHFUL,)
     _invariances = ("rotation", "permutation", "integer_shift")  # those of FaithfulBinned
     _parameter_constraints = {
         **CrystalNetMixin._parameter_constraints,
@@ -59,29 +64,30 @@ class _NNNMixin:
     def _default_featurizer(self):
         return FaithfulBinned(on_error="nan")
 
-    def citations(self):
-        """References of the method.
 
-        Returns
-        -------
-        list of str
-        """
-        return list(self._citations)
-
-
+@Substitution(**NETWORK_PARAMS)
 class NNNRegressor(_NNNMixin, CrystalNetRegressor):
     __doc__ = "MLP regressor on the faithful binned vector (the paper's NNN).\n" + _NNN_DOC
 
     def __init__(self, module=MLP, *, max_epochs=100, lr=3e-4, batch_size=256, optimizer=torch.optim.AdamW,
-                 optimizer__weight_decay=1e-3, verbose=0, **kwargs):
+                 optimizer__weight_decay=1e-3, featurizer=None, random_state=None, early_stopping=False,
+                 validation_fraction=0.1, gradient_clipping=None, device=DEFAULT_DEVICE, verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         optimizer__weight_decay=optimizer__weight_decay, verbose=verbose, **kwargs)
+                         optimizer__weight_decay=optimizer__weight_decay, featurizer=featurizer,
+                         random_state=random_state, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, gradient_clipping=gradient_clipping,
+                         device=device, verbose=verbose, **kwargs)
 
 
+@Substitution(**NETWORK_PARAMS)
 class NNNClassifier(_NNNMixin, CrystalNetClassifier):
     __doc__ = "MLP classifier on the faithful binned vector (the paper's NNN).\n" + _NNN_DOC
 
     def __init__(self, module=MLP, *, max_epochs=100, lr=3e-4, batch_size=256, optimizer=torch.optim.AdamW,
-                 optimizer__weight_decay=1e-3, verbose=0, **kwargs):
+                 optimizer__weight_decay=1e-3, featurizer=None, random_state=None, early_stopping=False,
+                 validation_fraction=0.1, gradient_clipping=None, device=DEFAULT_DEVICE, verbose=0, **kwargs):
         super().__init__(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                         optimizer__weight_decay=optimizer__weight_decay, verbose=verbose, **kwargs)
+                         optimizer__weight_decay=optimizer__weight_decay, featurizer=featurizer,
+                         random_state=random_state, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, gradient_clipping=gradient_clipping,
+                         device=device, verbose=verbose, **kwargs)

@@ -45,6 +45,7 @@ from skorch.callbacks import Callback
 from skorch.utils import to_device
 
 from ..nn.data import SizedBatch
+from ..utils._docstring import NETWORK_PARAMS, Substitution
 from ..utils._param_validation import HasMethods, Interval
 from .base import DEFAULT_DEVICE, CrystalNetMixin, _n_rows, _take
 
@@ -148,13 +149,40 @@ class FreezeBackbone(Callback):
             p.requires_grad_(trainable)
 
     def on_train_begin(self, net, **kwargs):
+        """Remember the epoch at which this fit starts.
+
+        Parameters
+        ----------
+        net : skorch NeuralNet
+            The network.
+        **kwargs
+            Ignored.
+        """
         self.start_ = len(net.history) - 1 if len(net.history) else 0
 
     def on_epoch_begin(self, net, **kwargs):
+        """Freeze or release the backbone for this epoch.
+
+        Parameters
+        ----------
+        net : skorch NeuralNet
+            The network.
+        **kwargs
+            Ignored.
+        """
         done = len(net.history) - 1 - getattr(self, "start_", 0)
         self._set(net, done >= int(self.epochs))
 
     def on_train_end(self, net, **kwargs):
+        """Release the backbone.
+
+        Parameters
+        ----------
+        net : skorch NeuralNet
+            The network.
+        **kwargs
+            Ignored.
+        """
         self._set(net, True)
 
 
@@ -177,6 +205,7 @@ def _plain(v):
     raise TypeError(f"backbone keyword argument of type {type(v).__name__} cannot be saved: {v!r}")
 
 
+@Substitution(**NETWORK_PARAMS)
 class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
     """skorch base of a self-supervised pretrainer: ``fit(X)`` without targets.
 
@@ -205,7 +234,14 @@ class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
         Patience in epochs on a held-out ``validation_fraction`` of the
         (unlabeled) structures.
     validation_fraction : float, default=0.1
+        Share of the structures held out when ``early_stopping`` is on.
     gradient_clipping : float or None, default=None
+        Clip the gradient norm to this value.
+    criterion : torch loss class, default=torch.nn.MSELoss
+        Unused by most pretrainers (``get_loss`` computes the loss).
+    train_split : callable or None, default=None
+        skorch's internal validation split; ``None``: none unless ``early_stopping``.
+    %(device)s
     **kwargs
         Any skorch ``NeuralNet`` parameter.
     """
@@ -279,7 +315,24 @@ class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
         return self
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue pretraining for ``max_epochs`` more epochs."""
+        """Continue pretraining for ``max_epochs`` more epochs.
+
+        Parameters
+        ----------
+        X : structures or features, like in ``fit``
+            Training input.
+        y : ignored
+            Present for API compatibility.
+        classes : ignored
+            Present for API compatibility.
+        **fit_params
+            Passed to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        self
+            The pretrainer.
+        """
         if fit_params.get("_routing_method") == "fit":
             return NeuralNet.partial_fit(self, X, y, **fit_params)
         if not getattr(self, "initialized_", False):
@@ -290,7 +343,13 @@ class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
         return self
 
     def initialize_module(self):
-        """Build the module and remember the keyword arguments of its backbone."""
+        """Build the module and remember the keyword arguments of its backbone.
+
+        Returns
+        -------
+        self
+            The pretrainer, with ``module_`` and ``backbone_kwargs_`` set.
+        """
         super().initialize_module()
         kwargs = {**self.get_params_for("module"), **getattr(self, "module_dims_", {})}
         backbone = getattr(self.module_, "backbone", None)
@@ -348,11 +407,26 @@ class CrystalNetPretrainer(TransformerMixin, CrystalNetMixin, NeuralNet):
         return out
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Pretrain on ``X``, then embed it."""
+        """Pretrain on ``X``, then embed it.
+
+        Parameters
+        ----------
+        X : structures or features
+            Training input.
+        y : ignored
+            Present for API compatibility.
+        **fit_params
+            Passed to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_embedding)
+            The embedding of ``X``.
+        """
         return self.fit(X, y, **fit_params).transform(X)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the embedding columns: ``embedding0``, ``embedding1``, ...
+        """Get the names of the embedding columns: ``embedding0``, ``embedding1``, ...
 
         Parameters
         ----------
@@ -514,7 +588,13 @@ class FineTuneMixin:
         return super()._default_featurizer()
 
     def get_default_callbacks(self):
-        """The base callbacks plus :class:`FreezeBackbone` when ``freeze_backbone_epochs`` > 0."""
+        """Return the base callbacks plus :class:`FreezeBackbone` when ``freeze_backbone_epochs`` > 0.
+
+        Returns
+        -------
+        list of (str, Callback)
+            The callbacks.
+        """
         callbacks = list(super().get_default_callbacks())
         try:
             n = int(self.freeze_backbone_epochs or 0)
@@ -525,7 +605,13 @@ class FineTuneMixin:
         return callbacks
 
     def initialize_module(self):
-        """Build the module; with ``pretrained``, adopt the backbone's widths and load its weights."""
+        """Build the module; with ``pretrained``, adopt the backbone's widths and load its weights.
+
+        Returns
+        -------
+        self
+            The estimator, with ``module_`` set.
+        """
         rec = self._pretrained_record()
         if rec is None:
             return super().initialize_module()

@@ -27,14 +27,39 @@ __all__ = ["CANN", "MAB", "frac_fourier"]
 
 
 def frac_fourier(frac, n_frequencies):
-    """``[sin(2π 2^k x), cos(2π 2^k x)]`` for k < n_frequencies, per coordinate: (N, 6·n)."""
+    """Fourier code ``[sin(2π 2^k x), cos(2π 2^k x)]``, k < n_frequencies, of fractional coordinates.
+
+    Parameters
+    ----------
+    frac : Tensor of shape (N, 3)
+        Fractional coordinates.
+    n_frequencies : int
+        Octaves.
+
+    Returns
+    -------
+    Tensor of shape (N, 6 * n_frequencies)
+        The code.
+    """
     freqs = 2.0 ** torch.arange(n_frequencies, device=frac.device, dtype=frac.dtype)
     ang = 2 * math.pi * frac[:, :, None] * freqs
     return torch.cat([torch.sin(ang), torch.cos(ang)], dim=2).reshape(len(frac), -1)
 
 
 class MAB(nn.Module):
-    """Multi-head attention block: ``h = q + Att(LN(q), LN(kv)); h + FF(LN(h))`` (pre-norm)."""
+    """Multi-head attention block: ``h = q + Att(LN(q), LN(kv)); h + FF(LN(h))`` (pre-norm).
+
+    Parameters
+    ----------
+    d_model : int
+        Token width.
+    n_heads : int
+        Attention heads.
+    ff_hidden : int
+        Hidden width of the feed-forward network.
+    dropout : float, default=0.0
+        Dropout in attention and feed-forward.
+    """
 
     def __init__(self, d_model, n_heads, ff_hidden, dropout=0.0):
         super().__init__()
@@ -52,6 +77,22 @@ class MAB(nn.Module):
         )
 
     def forward(self, q, kv, key_padding_mask=None):
+        """Attend from the queries to the keys/values, then the feed-forward block.
+
+        Parameters
+        ----------
+        q : Tensor of shape (B, n_q, d_model)
+            Queries.
+        kv : Tensor of shape (B, n, d_model)
+            Keys and values.
+        key_padding_mask : BoolTensor of shape (B, n), optional
+            True for padding positions of ``kv``.
+
+        Returns
+        -------
+        Tensor of shape (B, n_q, d_model)
+            Updated queries.
+        """
         a, _ = self.attn(self.norm_q(q), self.norm_kv(kv), self.norm_kv(kv), key_padding_mask=key_padding_mask, need_weights=False)
         h = q + a
         return h + self.ff(self.norm_ff(h))
@@ -136,6 +177,19 @@ class CANN(nn.Module):
 
     def forward(self, atom_features, frac, global_features, batch, edge_index=None, edge_features=None):
         """Predict from a batch produced by :func:`skcrystal.nn.data.collate_graphs` (edges unused).
+
+        Parameters
+        ----------
+        atom_features : Tensor of shape (N, n_atom_features)
+            Atom codes of all graphs.
+        frac : Tensor of shape (N, 3)
+            Fractional coordinates.
+        global_features : Tensor of shape (B, n_global_features)
+            One global vector per graph.
+        batch : LongTensor of shape (N,)
+            Graph index of each atom.
+        edge_index, edge_features : Tensor, optional
+            Ignored.
 
         Returns
         -------

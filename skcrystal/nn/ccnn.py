@@ -61,7 +61,18 @@ class CircularConv3d(nn.Module):
         self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, padding=0)
 
     def forward(self, x):
-        """Convolve ``x`` of shape (B, C, N, N, N)."""
+        """Convolve ``x`` with periodic padding.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, C, N, N, N)
+            Voxel images.
+
+        Returns
+        -------
+        Tensor of shape (B, out_channels, ⌈N/stride⌉, ⌈N/stride⌉, ⌈N/stride⌉)
+            The convolution.
+        """
         if any(lo or hi for lo, hi in self.pads):
             x = _circular_pad(x, self.pads)
         return self.conv(x)

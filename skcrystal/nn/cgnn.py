@@ -52,6 +52,22 @@ class CGConv(nn.Module):
         self.norm2 = make_norm(norm, atom_fea_len)
 
     def forward(self, v, edge_index, e):
+        """Update the atom states with gated messages from their neighbours.
+
+        Parameters
+        ----------
+        v : Tensor of shape (N, atom_fea_len)
+            Atom states.
+        edge_index : LongTensor of shape (2, E)
+            ``(center, neighbor)`` rows.
+        e : Tensor of shape (E, edge_fea_len)
+            Edge features.
+
+        Returns
+        -------
+        Tensor of shape (N, atom_fea_len)
+            New atom states.
+        """
         ci, cj = edge_index[0], edge_index[1]
         z = self.fc_center(v).index_select(0, ci) + self.fc_neighbor(v).index_select(0, cj) + self.fc_edge(e)
         z = self.norm1(z)
@@ -90,6 +106,24 @@ class EdgeGatedConv(nn.Module):
         self.norm_nodes = make_norm(norm, width)
 
     def forward(self, v, edge_index, e):
+        """Update the atom and the edge states.
+
+        Parameters
+        ----------
+        v : Tensor of shape (N, width)
+            Atom states.
+        edge_index : LongTensor of shape (2, E)
+            ``(center, neighbor)`` rows.
+        e : Tensor of shape (E, width)
+            Edge states.
+
+        Returns
+        -------
+        v_new : Tensor of shape (N, width)
+            New atom states.
+        e_new : Tensor of shape (E, width)
+            New edge states.
+        """
         ci, cj = edge_index[0], edge_index[1]
         m = self.src_gate(v).index_select(0, ci) + self.dst_gate(v).index_select(0, cj) + self.edge_gate(e)
         sigma = torch.sigmoid(m)
@@ -187,6 +221,21 @@ class CGNN(nn.Module):
 
     def forward(self, atom_features, edge_index, edge_features, global_features, batch, frac=None):
         """Predict from a batch produced by :func:`skcrystal.nn.data.collate_graphs`.
+
+        Parameters
+        ----------
+        atom_features : Tensor of shape (N, n_atom_features)
+            Atoms of all graphs.
+        edge_index : LongTensor of shape (2, E)
+            ``(center, neighbor)`` rows.
+        edge_features : Tensor of shape (E, n_edge_features)
+            Expanded edge features.
+        global_features : Tensor of shape (B, n_global_features)
+            One global vector per graph.
+        batch : LongTensor of shape (N,)
+            Graph index of each atom.
+        frac : Tensor of shape (N, 3), optional
+            Unused (fractional coordinates).
 
         Returns
         -------

@@ -50,7 +50,22 @@ __all__ = [
 
 
 def gaussian_expansion_torch(distance, centers, width):
-    """``exp(-(d - μ_k)² / width²)`` for a tensor of distances, shape (n_edges, n_centers)."""
+    """Gaussian expansion ``exp(-(d - μ_k)² / width²)`` of a tensor of distances.
+
+    Parameters
+    ----------
+    distance : Tensor of shape (n_edges,)
+        Distances (Å).
+    centers : array-like of shape (n_centers,)
+        Centres ``μ_k``.
+    width : float
+        Width of every Gaussian.
+
+    Returns
+    -------
+    Tensor of shape (n_edges, n_centers)
+        The expansion.
+    """
     centers = torch.as_tensor(centers, dtype=distance.dtype, device=distance.device)
     return torch.exp(-((distance[:, None] - centers[None, :]) ** 2) / width**2)
 
@@ -101,7 +116,18 @@ class SizedBatch:
         return self.n_samples
 
     def to(self, *args, **kwargs):
-        """A copy with every tensor moved (``Tensor.to`` arguments), e.g. by Accelerate's device placement."""
+        """Return a copy with every tensor moved, e.g. by Accelerate's device placement.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Arguments of ``Tensor.to`` (a device, a dtype, ``non_blocking``).
+
+        Returns
+        -------
+        SizedBatch
+            The moved batch.
+        """
         def move(v):
             return v.to(*args, **kwargs) if hasattr(v, "to") else v
 
@@ -289,7 +315,20 @@ class VoxelDataset(torch.utils.data.Dataset):
 
 
 def collate_voxels(batch):
-    """Stack a batch into ``({"voxels": (B,C,N,N,N), "globals": (B,G)}, y)`` for ``CCNN.forward``."""
+    """Stack a batch into ``({"voxels": (B,C,N,N,N), "globals": (B,G)}, y)`` for ``CCNN.forward``.
+
+    Parameters
+    ----------
+    batch : list of (Tensor, Tensor, Tensor)
+        ``(grid, global vector, y)`` items of :class:`VoxelDataset`.
+
+    Returns
+    -------
+    inputs : dict of Tensor
+        ``voxels`` and, when the grids carry one, ``globals``.
+    y : Tensor
+        Stacked targets.
+    """
     vox, g, y = zip(*batch)
     shapes = {tuple(v.shape) for v in vox}
     if len(shapes) > 1:

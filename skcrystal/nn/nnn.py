@@ -40,5 +40,16 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, X):
-        """Map a (batch, n_features) float tensor to (batch, n_outputs)."""
+        """Map a (batch, n_features) float tensor to (batch, n_outputs).
+
+        Parameters
+        ----------
+        X : Tensor of shape (batch, n_features)
+            Input features.
+
+        Returns
+        -------
+        Tensor of shape (batch, n_outputs)
+            Outputs (logits for classification).
+        """
         return self.net(X.to(torch.float32))

@@ -120,6 +120,34 @@ def h0_pairs(n, edges, order):
 
 
 @njit(cache=True)
+def elder_deaths(n, u, v, w, rank):
+    """Death of every node of a graph filtration (elder rule): Kruskal over the edges ``(u, v)`` by weight ``w``.
+
+    Nodes are born in ``rank`` order (a strict order); when an edge of weight
+    ``x`` joins two components, the younger of their eldest nodes dies at
+    ``x``.  Which nodes die at each weight does not depend on the order of
+    equal-weight edges, so this equals the minimum-spanning-forest version
+    (:func:`skcrystal.topology.pih._elder_rule_deaths`).
+    """
+    death = np.full(n, np.inf)
+    parent = np.arange(n)
+    eldest = np.arange(n)
+    for i in np.argsort(w, kind="mergesort"):
+        ra = _find(parent, u[i])
+        rb = _find(parent, v[i])
+        if ra == rb:
+            continue
+        ea, eb = eldest[ra], eldest[rb]
+        if rank[ea] < rank[eb]:
+            death[eb] = w[i]
+            parent[rb] = ra
+        else:
+            death[ea] = w[i]
+            parent[ra] = rb
+    return death
+
+
+@njit(cache=True)
 def h2_pairs(n_tet, tri_side, tri_in, tet_in, order_desc, tet_rank):
     """H2 by duality: union-find over the tetrahedra and the outside, triangles in reverse order.
 
@@ -440,3 +468,19 @@ def face_ids(S, F, start):
                     hi = mid
             out[i, k] = lo
     return out
+
+
+@njit(cache=True)
+def raise_to_faces(lo, hi, face_ids, face_lo, face_hi):
+    """``max(value, max over the faces' values)`` for both ends of the intervals (make_filtration_non_decreasing)."""
+    m, d = face_ids.shape
+    out_lo = lo.copy()
+    out_hi = hi.copy()
+    for i in range(m):
+        for k in range(d):
+            f = face_ids[i, k]
+            if face_lo[f] > out_lo[i]:
+                out_lo[i] = face_lo[f]
+            if face_hi[f] > out_hi[i]:
+                out_hi[i] = face_hi[f]
+    return out_lo, out_hi

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import time
-from fractions import Fraction
 
 import numpy as np
 
@@ -117,6 +116,13 @@ def _codes(thr, G):
     return np.searchsorted(thr, G, side="left")
 
 
+def _interval_codes(thr, lo, hi):
+    """Code of ``lo`` and whether ``hi`` has another one (``code(hi) != code(lo)``), with one binary search."""
+    clo = _codes(thr, lo)
+    nxt = thr[np.minimum(clo, len(thr) - 1)]
+    return clo, (clo < len(thr)) & (hi > nxt)
+
+
 def codes_to_betti(birth_codes, death_codes, m, inf_code):
     """Betti counts on ``m`` bins from bars given as codes.
 
@@ -185,21 +191,29 @@ def _edge_radius(P, E):
     return F * (1 - 16 * _U), F * (1 + 16 * _U)
 
 
-def _frac(x):
-    return Fraction(float(x))
+def _ints(P, idx):
+    """Exact integer coordinates ``P[idx] * 2**k`` (one common ``k``): the doubles' exact values, scaled.
+
+    The tests below are homogeneous polynomials in coordinate differences, so
+    their sign is that of the same polynomial in the scaled integers (Python
+    integers: exact, and much faster than ``Fraction``).
+    """
+    ratios = [float(x).as_integer_ratio() for x in P[list(idx)].ravel()]
+    k = max(d.bit_length() - 1 for _, d in ratios)  # denominators are powers of two
+    vals = [n << (k - (d.bit_length() - 1)) for n, d in ratios]
+    return [vals[3 * i : 3 * i + 3] for i in range(len(idx))]
 
 
 def _edge_in_tri_exact(P, a, b, v):
-    pa = [_frac(P[a, i]) - _frac(P[v, i]) for i in range(3)]
-    pb = [_frac(P[b, i]) - _frac(P[v, i]) for i in range(3)]
-    return sum(x * y for x, y in zip(pa, pb)) >= 0
+    A, B, V = _ints(P, (a, b, v))
+    return sum((A[i] - V[i]) * (B[i] - V[i]) for i in range(3)) >= 0
 
 
 def _tri_in_tet_exact(P, x, y, z, v):
-    X = [_frac(P[x, i]) for i in range(3)]
-    u = [_frac(P[y, i]) - X[i] for i in range(3)]
-    w = [_frac(P[z, i]) - X[i] for i in range(3)]
-    p = [_frac(P[v, i]) - X[i] for i in range(3)]
+    X, Y, Zc, W = _ints(P, (x, y, z, v))
+    u = [Y[i] - X[i] for i in range(3)]
+    w = [Zc[i] - X[i] for i in range(3)]
+    p = [W[i] - X[i] for i in range(3)]
 
     def cross(a, b):
         return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
@@ -237,7 +251,9 @@ def _faces(S, n, F):
 
 def _raise(lo, hi, face_ids, face_lo, face_hi):
     """make_filtration_non_decreasing: max with the faces' (final) values."""
-    return np.maximum(lo, face_lo[face_ids].max(axis=1)), np.maximum(hi, face_hi[face_ids].max(axis=1))
+    from ._kernels import raise_to_faces
+
+    return raise_to_faces(lo, hi, face_ids, face_lo, face_hi)
 
 
 class _Fallback(Exception):
@@ -275,8 +291,8 @@ def _widen(lo, hi):
 
 def _resolve(P, lo, hi, use, thr, cap, simplices, face_ids, coface_simplices):
     """Replace the radii whose interval straddles a grid condition (or the cap) by gudhi's own value."""
-    clo, chi = _codes(thr, lo), _codes(thr, hi)
-    bad = np.flatnonzero(use & ((clo != chi) | ((lo <= cap) != (hi <= cap))))
+    _, differ = _interval_codes(thr, lo, hi)
+    bad = np.flatnonzero(use & (differ | ((lo <= cap) != (hi <= cap))))
     if len(bad) == 0:
         return 0
     if face_ids is None:
@@ -299,16 +315,31 @@ def _check(val, lo, hi):
     return val
 
 
-def _alpha_codes(P, thr, cap):
-    """Certified codes of gudhi's alpha filtration of ``P``: dict with simplices, codes and in-complex flags."""
+def _alpha_codes(P, thr, cap, n_a=None, tri=None):
+    """Certified codes of gudhi's alpha filtration of ``P``: dict with simplices, codes and in-complex flags.
+
+    With ``n_a`` (an interaction pair: the first ``n_a`` points are A, the
+    others B) only the codes of the *mixed* edges and triangles (A and B
+    vertices) are certified, the ones the interaction complexes use: the
+    radii of pure simplices are not asked from gudhi (their certified
+    intervals enter the propagation and the face maxima as they are).  When
+    that leaves a mixed code uncertain, every radius is certified (the
+    full pass).
+    """
     t0 = time.perf_counter()
-    tri = _delaunay(P)
+    if tri is None:
+        tri = _delaunay(P)
     t1 = time.perf_counter()
     STATS["t_delaunay"] += t1 - t0
     if tri is None:
         raise _Fallback("triangulation")
     E, T, Tt = tri
     n = len(P)
+    if n_a is None:
+        need = {"e": np.ones(len(E), dtype=bool), "t": np.ones(len(T), dtype=bool), "tt": np.ones(len(Tt), dtype=bool)}
+    else:
+        need = {"e": (E[:, 0] < n_a) & (E[:, 1] >= n_a), "t": (T[:, 0] < n_a) & (T[:, 2] >= n_a),
+                "tt": (Tt[:, 0] < n_a) & (Tt[:, 3] >= n_a)}
     from ._kernels import propagate, tet_geometry, tri_geometry
 
     t_lo, t_hi, s_tt, err_tt = tet_geometry(P, Tt)
@@ -323,25 +354,29 @@ def _alpha_codes(P, thr, cap):
     edge_att = np.zeros(len(E), dtype=bool)
     edge_att[edge_faces_of_tri[~g_te]] = True
     t_lo, t_hi = _widen(t_lo, t_hi)
-    n_res = _resolve(P, t_lo, t_hi, np.ones(len(Tt), dtype=bool), thr, cap, Tt, None, None)
+    # a mixed triangle's cofaces are mixed tetrahedra, a mixed edge's cofaces mixed triangles
+    n_res = _resolve(P, t_lo, t_hi, need["tt"], thr, cap, Tt, None, None)
     r_lo, r_hi = _widen(r_lo, r_hi)
-    n_res += _resolve(P, r_lo, r_hi, ~tri_att, thr, cap, T, tri_faces_of_tet, Tt)
+    n_res += _resolve(P, r_lo, r_hi, ~tri_att & need["t"], thr, cap, T, tri_faces_of_tet, Tt)
     tri_lo, tri_hi, _ = propagate(r_lo, r_hi, tri_faces_of_tet, g_tt, t_lo, t_hi)
     e_lo, e_hi = _widen(*_edge_radius(P, E))
-    n_res += _resolve(P, e_lo, e_hi, ~edge_att, thr, cap, E, edge_faces_of_tri, T)
+    n_res += _resolve(P, e_lo, e_hi, ~edge_att & need["e"], thr, cap, E, edge_faces_of_tri, T)
     ed_lo, ed_hi, _ = propagate(e_lo, e_hi, edge_faces_of_tri, g_te, tri_lo, tri_hi)
     # make_filtration_non_decreasing (vertices are 0)
     ed_lo, ed_hi = np.maximum(ed_lo, 0.0), np.maximum(ed_hi, 0.0)
     tri_lo, tri_hi = _raise(tri_lo, tri_hi, edge_faces_of_tri, ed_lo, ed_hi)
-    t_lo, t_hi = _raise(t_lo, t_hi, tri_faces_of_tet, tri_lo, tri_hi)
+    if n_a is None:  # an interaction pair uses no tetrahedron's code
+        t_lo, t_hi = _raise(t_lo, t_hi, tri_faces_of_tet, tri_lo, tri_hi)
     out = {"n": n, "E": E, "T": T, "Tt": Tt, "tri_faces_of_tet": tri_faces_of_tet, "edge_faces_of_tri": edge_faces_of_tri,
            "n_resolved": n_res}
     STATS["resolved"] += n_res
     STATS["t_values"] += time.perf_counter() - t1
-    for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi)):
-        clo, chi = _codes(thr, lo), _codes(thr, hi)
+    for name, lo, hi in (("e", ed_lo, ed_hi), ("t", tri_lo, tri_hi), ("tt", t_lo, t_hi))[: 3 if n_a is None else 2]:
+        clo, differ = _interval_codes(thr, lo, hi)
         ilo, ihi = lo <= cap, hi <= cap
-        if np.any((clo != chi) | (ilo != ihi)):
+        if np.any((differ | (ilo != ihi)) & need[name]):
+            if n_a is not None:
+                return _alpha_codes(P, thr, cap, None, tri)  # certify every radius
             raise _Fallback("uncertain after propagation")
         out[name + "_code"] = clo
         out[name + "_in"] = ilo
@@ -487,7 +522,7 @@ def alpha_pair_codes(points_a, points_b, grid, max_filtration=10.0):
     if len(P) < 4:
         return None
     try:
-        c = _alpha_codes(P, thr, float(max_filtration) ** 2)
+        c = _alpha_codes(P, thr, float(max_filtration) ** 2, n_a=na)
     except _Fallback:
         STATS["fallback"] += 1
         return None

@@ -265,7 +265,7 @@ def rips_interaction_complex(points_a, points_b, max_filtration=5.0):
     return one_way(pa, pb), one_way(pb, pa)
 
 
-def interaction_barcodes(cx, min_persistence=1e-10, h1_needs_triangles=True, return_atoms=False):
+def interaction_barcodes(cx, min_persistence=1e-10, h1_needs_triangles=True, return_atoms=False, compiled=False):
     """Per-A-atom persistent interaction homology (H0 and H1) of one interaction complex.
 
     Parameters
@@ -281,6 +281,9 @@ def interaction_barcodes(cx, min_persistence=1e-10, h1_needs_triangles=True, ret
         although edges beyond the first of each A-atom are H1 classes).
     return_atoms : bool, default=False
         Also return the A-atom of each bar.
+    compiled : bool, default=False
+        Run the elder rule with the compiled kernel (numba; the fast path)
+        instead of scipy's spanning forest; same result.
 
     Returns
     -------
@@ -323,7 +326,12 @@ def interaction_barcodes(cx, min_persistence=1e-10, h1_needs_triangles=True, ret
         skey = key[korder]
         u = korder[np.searchsorted(skey, ta * nbk + t1)]
         v = korder[np.searchsorted(skey, ta * nbk + t2)]
-        death = _elder_rule_deaths(n, u, v, tf, rank)
+        if compiled:
+            from ._kernels import elder_deaths
+
+            death = elder_deaths(n, u, v, np.asarray(tf, dtype=np.float64), rank)
+        else:
+            death = _elder_rule_deaths(n, u, v, tf, rank)
     keep = ~oldest & ((death - ef) > min_persistence)
     h1 = np.column_stack([ef[keep], death[keep]])
     # stable output order: by A-atom, then birth

@@ -44,7 +44,18 @@ def _label(labels, i):
 
 
 def row_labels(X):
-    """Return the row labels of ``X`` (the pandas index if any, else positions)."""
+    """Return the row labels of ``X`` (the pandas index if any, else positions).
+
+    Parameters
+    ----------
+    X : DataFrame, Series or sequence
+        The input rows.
+
+    Returns
+    -------
+    list
+        One label per row.
+    """
     if isinstance(X, (pd.DataFrame, pd.Series)):
         return list(X.index)
     return list(range(len(X)))
@@ -469,9 +480,23 @@ def check_target(y, n_samples=None, *, classification=False, allow_nan=False):
 
 
 def structure_arrays(s):
-    """Plain arrays of a structure (lattice matrix, fractional coords, atomic numbers).
+    """Return the plain arrays of a structure (lattice matrix, fractional coords, atomic numbers).
 
     Cheap to pickle, so they are what is sent to joblib workers.
+
+    Parameters
+    ----------
+    s : Structure
+        An ordered structure.
+
+    Returns
+    -------
+    lattice : ndarray of shape (3, 3)
+        Lattice vectors as rows (Å).
+    frac : ndarray of shape (n_sites, 3)
+        Fractional coordinates.
+    Z : ndarray of int64, shape (n_sites,)
+        Atomic numbers.
     """
     lattice = np.asarray(s.lattice.matrix, dtype=np.float64)
     frac = np.asarray(s.frac_coords, dtype=np.float64)
