@@ -199,8 +199,14 @@ def _child_stream(featurizer_name, n, mode, out_dir):
                           seconds=dt, per_s=n / dt, disk_mb=disk / 2**20, **_machine())), flush=True)
 
 
+def _merged(part, row, same):
+    """Rows of ``scaling_<part>.json`` with ``row`` replacing the one measuring the same setting."""
+    path = RESULTS / f"scaling_{part}.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    return [r for r in rows if any(r.get(k) != row[k] for k in same)] + [row]
+
+
 def part_stream(args):
-    rows = []
     for name in args.stream_featurizers:
         for mode, sizes in (("stream", args.stream_sizes), ("in_memory", args.memory_sizes)):
             for n in sizes:
@@ -211,9 +217,9 @@ def part_stream(args):
                 if out.returncode:
                     print(out.stderr[-3000:])
                     raise SystemExit(out.returncode)
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                print(rows[-1], flush=True)
-                _save("stream", rows)
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                print(row, flush=True)
+                _save("stream", _merged("stream", row, ("featurizer", "mode", "n")))  # other featurizers' rows stay
 
 
 # --------------------------------------------------------------------- epoch
@@ -286,13 +292,13 @@ def report():
     rows = load("cache")
     if rows:
         lines += ["## Disk cache (`memory=`): miss vs hit", "",
-                  "| featurizer | n | no cache (s) | miss: compute + write (s) | hit: read (s) | speed-up | "
+                  "| featurizer | n | no cache (s) | miss: compute + write (s) | hit: read (s) | miss / hit | "
                   "disk per structure (kB) | load |", "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['featurizer']} | {r['n']} | {r['no_cache_s']:.2f} | {r['miss_s']:.2f} | {r['hit_s']:.2f} | "
-                  f"{r['no_cache_s'] / r['hit_s']:.0f}x | {r['disk_bytes_per_structure'] / 1e3:.1f} | {r['load']:.1f} |"
+                  f"{r['miss_s'] / r['hit_s']:.0f}x | {r['disk_bytes_per_structure'] / 1e3:.1f} | {r['load']:.1f} |"
                   for r in rows]
         lines.append("")
-    rows = load("stream")
+    rows = sorted(load("stream"), key=lambda r: (r["featurizer"], r["mode"] != "stream", r["n"]))
     if rows:
         lines += ["## Streaming: peak memory vs frame size", "",
                   "| featurizer | mode | structures | baseline RSS (MB) | peak RSS (MB) | peak - baseline (MB) | "
