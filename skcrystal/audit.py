@@ -246,7 +246,7 @@ def expand_structure(structure, r):
 
 def atomic_limit_probe(model, X, scales=(1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0), on_error="warn", plot=True,
                        ax=None, max_lines=60):
-    """Predictions as every crystal is expanded toward isolated atoms (the faithful paper's atomic-limit test).
+    """Predict as every crystal is expanded toward isolated atoms (the faithful paper's atomic-limit test).
 
     Parameters
     ----------

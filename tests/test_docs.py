@@ -38,16 +38,7 @@ CHECKS = ("GL08", "SS01", "SS03", "SS05", "GL02", "GL03", "PR01", "PR02", "PR06"
 
 # Objects on main that fail a check, with the owner of the fix (the suite xfails exactly these).
 # Keyed by module prefix; remove an entry when its module passes.
-KNOWN = {
-    "skcrystal.nn.itt.": "nn/itt.py: forward parameters / Returns of the module classes",
-    "skcrystal.featurizers.itt.": "featurizers/itt.py: summary verb forms, ITTTokens fields",
-    "skcrystal.nn.mgt.": "nn/mgt.py: forward parameters / Returns",
-    "skcrystal.nn.crystalformer.": "nn/crystalformer.py: forward parameters / Returns",
-    "skcrystal.models.callbacks.": "callbacks: initialize Returns, on_batch_begin parameters",
-    "skcrystal.models.accelerate.": "accelerate mixin: initialize Returns",
-    "skcrystal.audit.atomic_limit_probe": "summary verb form",
-    "skcrystal.topology.": "PIH engine: summary verb forms",
-}
+KNOWN = {}
 
 
 # skorch overrides whose parameters and return values skorch documents (NeuralNet.get_loss, ...)

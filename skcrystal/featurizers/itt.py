@@ -101,7 +101,7 @@ def _radii():
 
 
 def standard_lattice(lattice, decimals=9):
-    """pymatgen's standard orientation of a lattice, rebuilt from its rounded parameters.
+    """Return pymatgen's standard orientation of a lattice, rebuilt from its rounded parameters.
 
     ``Lattice.from_parameters`` of (a, b, c, α, β, γ) rounded to ``decimals``:
     a rotated copy of a lattice gives the same matrix bit for bit, and a
@@ -124,7 +124,7 @@ def standard_lattice(lattice, decimals=9):
 
 
 def atom_signatures(lattice, frac, Z, bond_tolerance=1.3):
-    """ITT's 3-shell neighbour signature of every site.
+    """Compute ITT's 3-shell neighbour signature of every site.
 
     Two sites are bonded when ``d <= bond_tolerance * (r_i + r_j)`` (atomic
     radii, any periodic image; a site is never its own neighbour).  Shells

@@ -120,7 +120,13 @@ class CrystalAccelerateMixin(AccelerateMixin):
         self.device = device
 
     def initialize(self):
-        """Make ``Accelerator()`` when none was given, then skorch's initialisation (which prepares everything)."""
+        """Make ``Accelerator()`` when none was given, then skorch's initialisation (which prepares everything).
+
+        Returns
+        -------
+        self
+            The estimator, initialised.
+        """
         launched = _launched_processes()
         if self.accelerator is None:
             from accelerate import Accelerator

@@ -91,7 +91,13 @@ class InverseSqrtLR(Callback):
         return f
 
     def initialize(self):
-        """Reset the step counter."""
+        """Reset the step counter.
+
+        Returns
+        -------
+        self
+            The callback.
+        """
         if not isinstance(self.decay_steps, Real) or not self.decay_steps > 0:
             raise ValueError(f"decay_steps must be > 0, got {self.decay_steps!r}")
         if not isinstance(self.warmup_steps, Integral) or self.warmup_steps < 0:
@@ -165,7 +171,13 @@ class StochasticWeightAveraging(Callback):
         self.swa_lr = swa_lr
 
     def initialize(self):
-        """Check the parameters and forget any earlier average."""
+        """Check the parameters and forget any earlier average.
+
+        Returns
+        -------
+        self
+            The callback.
+        """
         n = self.n_epochs
         if isinstance(n, bool) or not (
             (isinstance(n, Integral) and n >= 0) or (isinstance(n, Real) and 0 < n <= 1)
@@ -208,7 +220,17 @@ class StochasticWeightAveraging(Callback):
                 net.optimizer_.param_groups[0]["lr"])
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        """Hold the learning rate during averaging."""
+        """Hold the learning rate during averaging.
+
+        Parameters
+        ----------
+        net : skorch NeuralNet
+            The network being trained.
+        training : bool, default=False
+            Whether this is a training batch.
+        **kwargs
+            Ignored (skorch's batch information).
+        """
         if training and self.active_:
             _set_lr(net, self.held_lr_)
 

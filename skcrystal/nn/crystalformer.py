@@ -85,7 +85,7 @@ def sigma_max(r0=1.4, b=0.5):
 
 
 def reference_image_range(lattice, sigma=None, r0=1.4, b=0.5, n_sigma=3.5, min_range=2):
-    """Images per lattice axis of the reference code's box rule, ``R_d = max(2, ceil((3.5σ + 0.01)|b_d|/2π))``.
+    """Return the images per lattice axis of the reference code's box rule, ``R_d = max(2, ceil((3.5σ + 0.01)|b_d|/2π))``.
 
     The reference (omron-sinicx/crystalformer) sums, for every atom pair and
     head, over the box ``n_d ∈ [-R_d, R_d]`` (``b_d`` the reciprocal vectors,
@@ -261,7 +261,18 @@ class PeriodicAttention(nn.Module):
         return (1.0 - lb) * F.elu(a * (0.1 / (1.0 - lb))) + 1.0
 
     def sigma(self, rho):
-        """Gaussian width ``σ = r0 / sqrt(ρ)`` (Å)."""
+        """Gaussian width ``σ = r0 / sqrt(ρ)`` (Å).
+
+        Parameters
+        ----------
+        rho : Tensor
+            The positive factor ``ρ`` of each query and head.
+
+        Returns
+        -------
+        Tensor
+            ``σ``, same shape as ``rho``.
+        """
         return self.r0 / torch.sqrt(rho)
 
     def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi=None,
@@ -432,7 +443,13 @@ class CrystalformerLayer(nn.Module):
         nn.init.zeros_(self.linear2.bias)
 
     def t_fixup_(self, n_layers):
-        """Scale the value, output and feed-forward weights by ``0.67 N^(-1/4)`` (T-Fixup, Huang et al. 2020)."""
+        """Scale the value, output and feed-forward weights by ``0.67 N^(-1/4)`` (T-Fixup, Huang et al. 2020).
+
+        Parameters
+        ----------
+        n_layers : int
+            Number of layers ``N`` of the encoder.
+        """
         c = 0.67 * n_layers ** (-0.25)
         with torch.no_grad():
             for w in (self.linear1.weight, self.linear2.weight, self.attention.out_proj.weight,
@@ -441,7 +458,30 @@ class CrystalformerLayer(nn.Module):
 
     def forward(self, x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi=None,
                 return_attention=False, plan=None):
-        """One block on the real-atom states ``(N, d_model)``; see :meth:`PeriodicAttention.forward`."""
+        """Apply one block (attention + feed-forward, residual) to the real-atom states.
+
+        Parameters
+        ----------
+        x : Tensor (N, d_model)
+            States of the real atoms.
+        atom_mask : bool Tensor (B, n)
+            Which slots of the padded batch hold atoms.
+        neighbor_index, neighbor_distance, neighbor_multiplicity : Tensors (N, M)
+            Entry lists of the real atoms (see :class:`PeriodicAttention`).
+        psi : Tensor (N, M, K) or None, default=None
+            The value basis of the entries; computed when None.
+        return_attention : bool, default=False
+            Also return the attention summed over images and ``σ``.
+        plan : list or None, default=None
+            Chunked entry lists shared by the layers (:func:`plan_entries`).
+
+        Returns
+        -------
+        x : Tensor (N, d_model)
+            The new states.
+        attn, sigma : Tensors, only with ``return_attention``
+            See :meth:`PeriodicAttention.forward`.
+        """
         a = self.attention(x, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity, psi,
                            return_attention, plan)
         if return_attention:
@@ -525,11 +565,23 @@ class Crystalformer(nn.Module):
         return sigma_max(self.r0, self.b)
 
     def value_basis(self, neighbor_distance, neighbor_multiplicity):
-        """``ψ`` of the listed images ``(N, M, K')``, without the centres that vanish for every image.
+        """Compute ``ψ`` of the listed images ``(N, M, K')``, without the centres that vanish for every image.
 
         Centres more than 8 widths beyond the longest distance of the batch
         contribute ``exp(-32)`` or less and are left out (the projection
         uses the matching columns), which makes this exact in float32.
+
+        Parameters
+        ----------
+        neighbor_distance : Tensor (N, M)
+            Distances of the listed images (Å).
+        neighbor_multiplicity : Tensor (N, M)
+            How many images each entry stands for (0 for padding).
+
+        Returns
+        -------
+        Tensor (N, M, K') or None
+            The Gaussian value basis; None for the simplified model (``K = 0``).
         """
         if self.n_value_gaussians <= 0:
             return None
@@ -543,13 +595,45 @@ class Crystalformer(nn.Module):
         return torch.exp(t.mul_(t).mul_(-0.5).clamp_(min=-80.0))
 
     def embed(self, atomic_numbers, atom_mask):
-        """Element embeddings of the real atoms ``(N, d_model)``."""
+        """Embed the elements of the real atoms.
+
+        Parameters
+        ----------
+        atomic_numbers : Tensor (B, n)
+            Atomic numbers of the padded batch.
+        atom_mask : bool Tensor (B, n)
+            Which slots hold atoms.
+
+        Returns
+        -------
+        Tensor (N, d_model)
+            One row per real atom.
+        """
         z = (atomic_numbers[atom_mask] - 1).clamp(min=0, max=self.n_elements - 1)
         return self.embedding.weight.t()[z]
 
     def encode(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity,
                return_attention=False):
-        """States of the real atoms after the last layer ``(N, d_model)`` (and per-layer attention, σ)."""
+        """Run the layers and return the states of the real atoms after the last one.
+
+        Parameters
+        ----------
+        atomic_numbers : Tensor (B, n)
+            Atomic numbers of the padded batch.
+        atom_mask : bool Tensor (B, n)
+            Which slots of the padded batch hold atoms.
+        neighbor_index, neighbor_distance, neighbor_multiplicity : Tensors (N, M)
+            Entry lists of the real atoms (see :class:`PeriodicAttention`).
+        return_attention : bool, default=False
+            Also return each layer's attention and ``σ``.
+
+        Returns
+        -------
+        x : Tensor (N, d_model)
+            Final atom states.
+        maps : list of (attn, sigma), only with ``return_attention``
+            One pair per layer.
+        """
         atom_mask = atom_mask.bool()
         x = self.embed(atomic_numbers, atom_mask)
         with torch.no_grad():
@@ -569,7 +653,24 @@ class Crystalformer(nn.Module):
 
     def forward(self, atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity,
                 **unused):
-        """Predictions ``(B, n_outputs)`` from a collated batch (mean over each structure's atoms)."""
+        """Predict from a collated batch (mean over each structure's atoms, then the head).
+
+        Parameters
+        ----------
+        atomic_numbers : Tensor (B, n)
+            Atomic numbers of the padded batch.
+        atom_mask : bool Tensor (B, n)
+            Which slots of the padded batch hold atoms.
+        neighbor_index, neighbor_distance, neighbor_multiplicity : Tensors (N, M)
+            Entry lists of the real atoms (see :class:`PeriodicAttention`).
+        **unused
+            Other entries of the collated batch (ignored).
+
+        Returns
+        -------
+        Tensor (B, n_outputs)
+            One row per structure.
+        """
         atom_mask = atom_mask.bool()
         x = self.encode(atomic_numbers, atom_mask, neighbor_index, neighbor_distance, neighbor_multiplicity)
         counts = atom_mask.sum(1)

@@ -75,6 +75,17 @@ class ITTLayer(nn.Module):
     def forward(self, x, memory, key_padding_mask=None, need_weights=False):
         """Update ``x`` (B, L, H) given the interaction tokens ``memory`` (B, M, H).
 
+        Parameters
+        ----------
+        x : Tensor (B, L, H)
+            Main token states.
+        memory : Tensor (B, M, H)
+            Interaction token states (keys and values of the cross-attention).
+        key_padding_mask : bool Tensor (B, L) or None, default=None
+            True for padding tokens of ``x``.
+        need_weights : bool, default=False
+            Also return the attention weights.
+
         Returns
         -------
         x : tensor (B, L, H)
@@ -209,7 +220,18 @@ class ITTBackbone(nn.Module):
             getattr(self, f"{name}_scale").copy_(std)
 
     def prepare_tokens(self, structure, clusters, interactions):
-        """Standardised topological tokens (what the embeddings see)."""
+        """Standardise the topological tokens (what the embeddings see).
+
+        Parameters
+        ----------
+        structure, clusters, interactions : Tensor (B, n_tokens, d)
+            Raw topological tokens of the batch (structure, cluster, interaction streams).
+
+        Returns
+        -------
+        s, c, i : Tensor
+            The standardised streams, same shapes.
+        """
         s = (self._transform(structure) - self.structure_shift) / self.structure_scale
         c = (self._transform(clusters) - self.cluster_shift) / self.cluster_scale
         i = (self._transform(interactions) - self.interaction_shift) / self.interaction_scale
@@ -217,7 +239,28 @@ class ITTBackbone(nn.Module):
 
     # ------------------------------------------------------------ streams
     def atom_tokens(self, atom_features, edge_index, edge_features, atom_group, n_structures, n_slots):
-        """Graph convolutions, then the mean state of each atom group: (B, n_slots, atom_fea_len)."""
+        """Run the graph convolutions, then average the states of each atom group.
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom features of the batch's flat graph.
+        edge_index : LongTensor (2, E)
+            Bonds of the flat graph.
+        edge_features : Tensor (E, F_e)
+            Bond features.
+        atom_group : LongTensor (N,)
+            Slot of each atom in the padded atom tokens (``b * G + g``; -1 beyond the cap).
+        n_structures : int
+            Structures in the batch (B).
+        n_slots : int
+            Atom-token slots per structure (G).
+
+        Returns
+        -------
+        Tensor (B, n_slots, atom_fea_len)
+            Mean atom state of each group.
+        """
         v = self.atom_embedding(atom_features)
         for conv in self.convs:
             v = conv(v, edge_index, edge_features)
@@ -227,7 +270,26 @@ class ITTBackbone(nn.Module):
 
     def encode(self, s, c, i, atom_features, edge_index, edge_features, atom_group, group_fraction, atom_mask,
                return_attention=False):
-        """Final token states from standardised topological tokens and the graph.
+        """Compute the final token states from standardised topological tokens and the graph.
+
+        Parameters
+        ----------
+        s, c, i : Tensor
+            Standardised structure, cluster and interaction tokens (:meth:`prepare_tokens`).
+        atom_features : Tensor (N, F)
+            Atom features of the batch's flat graph.
+        edge_index : LongTensor (2, E)
+            Bonds of the flat graph.
+        edge_features : Tensor (E, F_e)
+            Bond features.
+        atom_group : LongTensor (N,)
+            Slot of each atom in the padded atom tokens (``b * G + g``; -1 beyond the cap).
+        group_fraction : Tensor (B, G)
+            Share of the structure's atoms in each atom token.
+        atom_mask : bool Tensor (B, G)
+            Which atom-token slots are real.
+        return_attention : bool, default=False
+            Also return each layer's attention weights.
 
         Returns
         -------
@@ -258,7 +320,36 @@ class ITTBackbone(nn.Module):
 
     def forward(self, structure, clusters, interactions, atom_features, edge_index, edge_features, atom_group,
                 group_fraction, atom_mask, return_attention=False, **unused):
-        """Token states of a batch from :func:`skcrystal.nn.data.collate_itt` (see :meth:`encode`)."""
+        """Compute the token states of a batch from :func:`skcrystal.nn.data.collate_itt`.
+
+        Parameters
+        ----------
+        structure, clusters, interactions : Tensor (B, n_tokens, d)
+            Raw topological tokens of the batch (structure, cluster, interaction streams).
+        atom_features : Tensor (N, F)
+            Atom features of the batch's flat graph.
+        edge_index : LongTensor (2, E)
+            Bonds of the flat graph.
+        edge_features : Tensor (E, F_e)
+            Bond features.
+        atom_group : LongTensor (N,)
+            Slot of each atom in the padded atom tokens (``b * G + g``; -1 beyond the cap).
+        group_fraction : Tensor (B, G)
+            Share of the structure's atoms in each atom token.
+        atom_mask : bool Tensor (B, G)
+            Which atom-token slots are real.
+        return_attention : bool, default=False
+            Also return each layer's attention weights.
+        **unused
+            Other entries of the collated batch (ignored).
+
+        Returns
+        -------
+        h : Tensor (B, 1 + n_clusters + G, hidden)
+            See :meth:`encode`.
+        attention : list, only with ``return_attention``
+            ``(self, cross)`` weights per layer.
+        """
         s, c, i = self.prepare_tokens(structure, clusters, interactions)
         return self.encode(s, c, i, atom_features, edge_index, edge_features, atom_group, group_fraction, atom_mask,
                            return_attention=return_attention)
@@ -269,17 +360,39 @@ _BACKBONE_DOC = """
     ----------
     n_atom_features, n_edge_features : int
         Graph widths (set from the data by the estimators).
-    n_outputs : int, default=1
-    **backbone_kwargs
-        Every parameter of :class:`ITTBackbone` (``hidden``, ``n_layers``,
-        ``n_heads``, ``ffn``, ``atom_fea_len``, ``n_conv``, ``dropout``, token
-        widths…).
+    d_structure, d_cluster, d_interaction : int, default=750, 750, 500
+        Token widths (see :class:`ITTBackbone`).
+    n_clusters, n_interactions : int, default=7, 42
+        Numbers of cluster and interaction tokens.
+    atom_fea_len : int, default=128
+        Width of the graph convolution's atom states.
+    n_conv : int, default=4
+        Graph convolutions.
+    hidden : int, default=256
+        Transformer width.
+    n_layers : int, default=8
+        Transformer layers.
+    n_heads : int, default=8
+        Attention heads.
+    ffn : int, default=1024
+        Feed-forward width.
+    dropout : float, default=0.1
+        Dropout.
+    norm_first : bool, default=False
+        Pre-norm blocks (see :class:`ITTLayer`).
+    token_transform : {"log1p", None}, default="log1p"
+        Transform of the topological tokens before standardisation.
+    conv_norm : {"batch", "layer", None}, default="batch"
+        Normalisation inside the graph convolutions.
 """
 
 
 class ITT(nn.Module):
     __doc__ = "ITT for regression or classification: the backbone, then a linear head on the structure token.\n" + (
         _BACKBONE_DOC
+        + """    n_outputs : int, default=1
+        Outputs of the head.
+"""
     )
 
     def __init__(self, n_atom_features, n_edge_features, n_outputs=1, d_structure=750, d_cluster=750,
@@ -298,14 +411,40 @@ class ITT(nn.Module):
         self.embedding_width = hidden
 
     def forward(self, return_attention=False, **batch):
-        """Outputs (B, n_outputs) of a batch from :func:`skcrystal.nn.data.collate_itt`."""
+        """Predict a batch from :func:`skcrystal.nn.data.collate_itt`.
+
+        Parameters
+        ----------
+        return_attention : bool, default=False
+            Also return each layer's attention weights.
+        **batch
+            The inputs dict of :func:`skcrystal.nn.data.collate_itt`.
+
+        Returns
+        -------
+        y : Tensor (B, n_outputs)
+            Outputs.
+        attention : list, only with ``return_attention``
+            ``(self, cross)`` weights per layer.
+        """
         out = self.backbone(return_attention=return_attention, **batch)
         h, att = out if return_attention else (out, None)
         y = self.head(self.head_drop(h[:, 0]))
         return (y, att) if return_attention else y
 
     def embed(self, **batch):
-        """The final structure-token state of each structure (B, hidden)."""
+        """Embed each structure as its final structure-token state.
+
+        Parameters
+        ----------
+        **batch
+            The inputs dict of :func:`skcrystal.nn.data.collate_itt`.
+
+        Returns
+        -------
+        Tensor (B, hidden)
+            One row per structure.
+        """
         return self.backbone(**batch)[:, 0]
 
 
@@ -321,6 +460,7 @@ class ITTMaskedPretraining(nn.Module):
 """
         + _BACKBONE_DOC
         + """    mask_ratio : float, default=0.15
+        Probability that an entry of the structure token is masked.
 """
     )
 
@@ -341,7 +481,34 @@ class ITTMaskedPretraining(nn.Module):
 
     def forward(self, structure, clusters, interactions, atom_features, edge_index, edge_features, atom_group,
                 group_fraction, atom_mask, **unused):
-        """``(reconstruction (B, d), target (B, d), mask (B, d) bool)`` for one batch."""
+        """Mask the structure tokens of one batch and reconstruct them.
+
+        Parameters
+        ----------
+        structure, clusters, interactions : Tensor (B, n_tokens, d)
+            Raw topological tokens of the batch (structure, cluster, interaction streams).
+        atom_features : Tensor (N, F)
+            Atom features of the batch's flat graph.
+        edge_index : LongTensor (2, E)
+            Bonds of the flat graph.
+        edge_features : Tensor (E, F_e)
+            Bond features.
+        atom_group : LongTensor (N,)
+            Slot of each atom in the padded atom tokens (``b * G + g``; -1 beyond the cap).
+        group_fraction : Tensor (B, G)
+            Share of the structure's atoms in each atom token.
+        atom_mask : bool Tensor (B, G)
+            Which atom-token slots are real.
+        **unused
+            Other entries of the collated batch (ignored).
+
+        Returns
+        -------
+        reconstruction, target : Tensor (B, d_structure)
+            Reconstructed and true standardised structure token.
+        mask : bool Tensor (B, d_structure)
+            The masked entries (the only ones scored).
+        """
         s, c, i = self.prepare(structure, clusters, interactions)
         target = s[:, 0]
         mask = torch.rand(target.shape, device=target.device) < self.mask_ratio
@@ -351,9 +518,31 @@ class ITTMaskedPretraining(nn.Module):
         return self.mask_head(h[:, 0]), target, mask
 
     def prepare(self, structure, clusters, interactions):
-        """Standardised tokens (see :meth:`ITTBackbone.prepare_tokens`)."""
+        """Standardise the tokens (see :meth:`ITTBackbone.prepare_tokens`).
+
+        Parameters
+        ----------
+        structure, clusters, interactions : Tensor (B, n_tokens, d)
+            Raw topological tokens of the batch (structure, cluster, interaction streams).
+
+        Returns
+        -------
+        s, c, i : Tensor
+            The standardised streams.
+        """
         return self.backbone.prepare_tokens(structure, clusters, interactions)
 
     def embed(self, **batch):
-        """The final structure-token state of each structure, nothing masked (B, hidden)."""
+        """Embed each structure as its final structure-token state, nothing masked.
+
+        Parameters
+        ----------
+        **batch
+            The inputs dict of :func:`skcrystal.nn.data.collate_itt`.
+
+        Returns
+        -------
+        Tensor (B, hidden)
+            One row per structure.
+        """
         return self.backbone(**batch)[:, 0]

@@ -93,7 +93,18 @@ class RadialBasis(nn.Module):
         self.width = (float(vmax) - float(vmin)) / (int(n) - 1) if int(n) > 1 else 1.0
 
     def forward(self, x):
-        """Expand a tensor of shape (n,) into (n, n_centres)."""
+        """Expand a tensor of shape (n,) into (n, n_centres).
+
+        Parameters
+        ----------
+        x : Tensor (n,)
+            The values to expand.
+
+        Returns
+        -------
+        Tensor (n, n_centres)
+            Gaussian expansion of ``x``.
+        """
         return gaussian_expansion_torch(x, self.centers, self.width)
 
 
@@ -144,6 +155,22 @@ class GatedGraphAttention(nn.Module):
         ``repeat=2`` says the messages come in two halves with the same edge
         features (an undirected edge in both directions); ``e`` then holds the
         first half only and is projected once.
+
+        Parameters
+        ----------
+        x : Tensor (n, width)
+            Node states.
+        dst, src : LongTensor (m,)
+            Receiving and sending node of each message.
+        e : Tensor (m / repeat, edge_width)
+            Edge features of the messages.
+        repeat : int, default=1
+            How many times the edge features repeat along the messages.
+
+        Returns
+        -------
+        Tensor (n, width)
+            Updated node states.
         """
         q, kd, ks, vd, vs = self.node_proj(x).chunk(5, dim=1)
         pe = self.edge_proj(e)
@@ -191,7 +218,28 @@ class SE3Encoder(nn.Module):
         self.atom_layers = nn.ModuleList(GatedGraphAttention(width, width, norm) for _ in range(n_layers))
 
     def forward(self, atom_features, edge_index, edge_distance, angle_index, angle_cos):
-        """Atom states (N, width) and bond states (E, width)."""
+        """Encode the invariant view: atom states (N, width) and bond states (E, width).
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond.
+        edge_distance : Tensor (E,)
+            Bond lengths (Å).
+        angle_index : LongTensor (2, P)
+            The two bonds of each angle.
+        angle_cos : Tensor (P,)
+            Cosine of each angle.
+
+        Returns
+        -------
+        h : Tensor (N, width)
+            Atom states.
+        hb : Tensor (E, width)
+            Bond states.
+        """
         h = self.atom_embedding(atom_features)
         hb = self.edge_embedding(self.rbf(_inverse_distance(edge_distance)))
         a, b = angle_index[0], angle_index[1]
@@ -253,7 +301,24 @@ class EquivariantConv(nn.Module):
         self.self_connection = o3.Linear(self.irreps_node, self.irreps_node)
 
     def forward(self, x, dst, src, sh, edge_features):
-        """New node features (N, ns + 3 nv) in the layout of ``irreps_node``."""
+        """Compute new node features (N, ns + 3 nv) in the layout of ``irreps_node``.
+
+        Parameters
+        ----------
+        x : Tensor (N, ns + 3 nv)
+            Node features (scalars then vectors).
+        dst, src : LongTensor (E,)
+            Receiving and sending atom of each edge.
+        sh : Tensor (E, n_sh)
+            Spherical harmonics of the edge directions.
+        edge_features : Tensor (E, n_rbf)
+            Radial features of the edge lengths.
+
+        Returns
+        -------
+        Tensor (N, ns + 3 nv)
+            Updated node features.
+        """
         m = self.tp(x.index_select(0, src), sh, self.radial(edge_features))
         agg = scatter_mean(m, dst, x.shape[0])
         return self.self_connection(x) + self.gate(self.mix(agg))
@@ -300,7 +365,24 @@ class SO3Encoder(nn.Module):
         self.vector_readout = nn.Linear(nv, width)
 
     def forward(self, atom_features, edge_index, edge_vector):
-        """Invariant atom states (N, width) and vector channels (N, nv, 3), Cartesian, input frame."""
+        """Encode the equivariant view: invariant atom states and vector channels.
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond.
+        edge_vector : Tensor (E, 3)
+            Bond vectors, Cartesian (Å).
+
+        Returns
+        -------
+        s : Tensor (N, width)
+            Invariant atom states.
+        v : Tensor (N, nv, 3)
+            Vector channels, Cartesian, in the input frame.
+        """
         from e3nn import o3
 
         s = self.atom_embedding(atom_features)
@@ -340,7 +422,18 @@ class ProjectionHead(nn.Module):
         self.layer_norm = nn.LayerNorm(width)
 
     def forward(self, x):
-        """Project (B, width) -> (B, width)."""
+        """Project (B, width) -> (B, width).
+
+        Parameters
+        ----------
+        x : Tensor (B, width)
+            Structure embeddings.
+
+        Returns
+        -------
+        Tensor (B, width)
+            Projected embeddings.
+        """
         return x + self.layer_norm(F.silu(self.fc(self.projection(x))))
 
 
@@ -388,6 +481,34 @@ class MGTBackbone(nn.Module):
         and bond states of the invariant view (``"atoms_se3"``, ``"bonds"``),
         the invariant atom states of the equivariant view (``"atoms_so3"``)
         and its vector channels (``"vectors"``, (N, nv, 3), Cartesian).
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond, offset per graph.
+        edge_distance : Tensor (E,)
+            Bond lengths (Å).
+        edge_vector : Tensor (E, 3)
+            Bond vectors, Cartesian (Å).
+        angle_index : LongTensor (2, P)
+            The two bonds of each bond pair (angle), offset per graph.
+        angle_cos : Tensor (P,)
+            Cosine of each angle.
+        batch : LongTensor (N,)
+            Graph of each atom.
+        n_atoms : LongTensor (B,)
+            Atoms per graph.
+        return_states : bool, default=False
+            Also return the atom/bond states (see above).
+
+        Returns
+        -------
+        z_se3, z_so3 : Tensor (B, width)
+            Per-structure embeddings of the two views.
+        states : dict, only with ``return_states``
+            Atom and bond states.
         """
         n_graphs = n_atoms.shape[0]
         h, hb = self.se3(atom_features, edge_index, edge_distance, angle_index, angle_cos)
@@ -430,7 +551,20 @@ class MoERouter(nn.Module):
         self.scale = 1.0 / math.sqrt(hidden_dim)
 
     def forward(self, views):
-        """``views``: list of (B, width) -> (output (B, n_outputs), weights (B, n_views))."""
+        """Mix the views with per-structure weights and predict.
+
+        Parameters
+        ----------
+        views : list of Tensor (B, width)
+            One embedding per view.
+
+        Returns
+        -------
+        output : Tensor (B, n_outputs)
+            Predictions.
+        weights : Tensor (B, n_views)
+            Router weights (positive, summing to 1 per structure).
+        """
         z = self.gate_norm(torch.stack(list(views), dim=1))
         scores = torch.einsum("bvh,bh->bv", self.key(z), self.query(z.mean(dim=1))) * self.scale
         weights = torch.softmax(scores, dim=1)
@@ -471,6 +605,27 @@ class MGT(nn.Module):
     def forward(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms,
                 return_weights=False):
         """Predict from a :func:`~skcrystal.nn.data.collate_dual_views` batch.
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond, offset per graph.
+        edge_distance : Tensor (E,)
+            Bond lengths (Å).
+        edge_vector : Tensor (E, 3)
+            Bond vectors, Cartesian (Å).
+        angle_index : LongTensor (2, P)
+            The two bonds of each bond pair (angle), offset per graph.
+        angle_cos : Tensor (P,)
+            Cosine of each angle.
+        batch : LongTensor (N,)
+            Graph of each atom.
+        n_atoms : LongTensor (B,)
+            Atoms per graph.
+        return_weights : bool, default=False
+            Also return the router weights.
 
         Returns
         -------
@@ -571,13 +726,63 @@ class MGTPretrainNet(nn.Module):
         self.vector_head = nn.Sequential(nn.Linear(2 * width, width), nn.SiLU(), nn.Linear(width, 2 * nv + 1))
 
     def embed(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms):
-        """Clean per-structure embedding ``[z_se3, z_so3]``, shape (B, 2 width)."""
+        """Embed each structure without noise: ``[z_se3, z_so3]``.
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond, offset per graph.
+        edge_distance : Tensor (E,)
+            Bond lengths (Å).
+        edge_vector : Tensor (E, 3)
+            Bond vectors, Cartesian (Å).
+        angle_index : LongTensor (2, P)
+            The two bonds of each bond pair (angle), offset per graph.
+        angle_cos : Tensor (P,)
+            Cosine of each angle.
+        batch : LongTensor (N,)
+            Graph of each atom.
+        n_atoms : LongTensor (B,)
+            Atoms per graph.
+
+        Returns
+        -------
+        Tensor (B, 2 width)
+            The two views' embeddings side by side.
+        """
         z_se3, z_so3 = self.backbone(atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos,
                                      batch, n_atoms)
         return torch.cat([z_se3, z_so3], dim=1)
 
     def forward(self, atom_features, edge_index, edge_distance, edge_vector, angle_index, angle_cos, batch, n_atoms):
-        """The loss terms ``{"contrastive", "angle", "vector"}`` of one batch (scalars)."""
+        """Compute the pretraining loss terms of one batch.
+
+        Parameters
+        ----------
+        atom_features : Tensor (N, F)
+            Atom input features of the batch's N atoms.
+        edge_index : LongTensor (2, E)
+            Centre and neighbour atom of each bond, offset per graph.
+        edge_distance : Tensor (E,)
+            Bond lengths (Å).
+        edge_vector : Tensor (E, 3)
+            Bond vectors, Cartesian (Å).
+        angle_index : LongTensor (2, P)
+            The two bonds of each bond pair (angle), offset per graph.
+        angle_cos : Tensor (P,)
+            Cosine of each angle.
+        batch : LongTensor (N,)
+            Graph of each atom.
+        n_atoms : LongTensor (B,)
+            Atoms per graph.
+
+        Returns
+        -------
+        dict of str -> Tensor
+            The scalar terms ``"contrastive"``, ``"angle"`` and ``"vector"``.
+        """
         center, neighbor = edge_index[0], edge_index[1]
         eps = torch.randn_like(angle_cos) * self.angle_noise
         angle_cos = torch.cos(torch.arccos(angle_cos.clamp(-1.0, 1.0)) + eps)

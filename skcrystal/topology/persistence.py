@@ -55,7 +55,7 @@ def alpha_persistence(points, max_dim=2, max_filtration=25.0, precision="safe", 
 
 
 def rips_persistence(points, max_dim=2, max_filtration=25.0, min_points=None):
-    """Vietoris-Rips persistence (ripser) on the same radius scale as the alpha filtration.
+    """Compute Vietoris-Rips persistence (ripser) on the same radius scale as the alpha filtration.
 
     An edge enters at half its length, so a pair of points at distance
     ``2r`` connects at ``r`` as in the alpha filtration.  Always thresholded

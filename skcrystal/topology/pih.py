@@ -211,7 +211,7 @@ def _mixed_simplices_serialized(st, na):
 
 
 def rips_interaction_complex(points_a, points_b, max_filtration=5.0):
-    """Vietoris-Rips interaction complexes A -> B and B -> A (radius scale: half the length).
+    """Build the Vietoris-Rips interaction complexes A -> B and B -> A (radius scale: half the length).
 
     Parameters
     ----------

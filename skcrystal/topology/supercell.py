@@ -8,7 +8,7 @@ __all__ = ["FACE_TOL", "canonical_frac", "supercell_coords", "supercell_repeats"
 
 
 def supercell_repeats(abc, length=64.0):
-    """Repeats per axis: ``max(1, round(length / a))`` (Python's round, half to even).
+    """Return the repeats per axis: ``max(1, round(length / a))`` (Python's round, half to even).
 
     Parameters
     ----------
