@@ -24,7 +24,7 @@ Sections (``python benchmarks/bench_crystalformer.py <section> ...``):
     runner and folds) of the registered models on the named frames; results
     under ``results/crystalformer_cv/<tag>/``.
 
-Heavy runs go through ``/work/bin/heavy`` (single-threaded, low priority).
+Heavy runs are meant for one low-priority core: ``nice -n 10 env OMP_NUM_THREADS=1 python ...``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark of the Interaction Topological Transformer (issue 13) and its baselines.
 
-Steps (each resumable, run through ``/work/bin/heavy`` on the shared box)::
+Steps (each resumable, run at low priority on one core, ``nice -n 10 env OMP_NUM_THREADS=1``)::
 
     python benchmarks/bench_itt.py tokens --frame coremof   # ITT tokens, chunks of 50 structures
 

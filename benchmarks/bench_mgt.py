@@ -31,7 +31,7 @@ finetune
 table
     Markdown tables of everything above (``bench_mgt.md``).
 
-Example (the runs of the docs, each through ``/work/bin/heavy``)::
+Example (the runs of the docs, each at low priority on one core, ``nice -n 10 env OMP_NUM_THREADS=1``)::
 
     python benchmarks/bench_mgt.py cost
     python benchmarks/bench_mgt.py cv --frame mp_dielectric --epochs 100

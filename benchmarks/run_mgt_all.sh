@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The MGT benchmark runs of docs/mgt.rst, in order of importance; each step resumes where it stopped.
-# Run through the shared scheduler:  /work/bin/heavy bash benchmarks/run_mgt_all.sh > /tmp/mgt-bench.log 2>&1
+# Run at low priority:  nice -n 10 bash benchmarks/run_mgt_all.sh > /tmp/mgt-bench.log 2>&1
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
 B="${PYTHON:-python} benchmarks/bench_mgt.py"

@@ -5,10 +5,10 @@
 # killed run still leaves paired folds; then GBT on the same rows and folds; then (frame 1 only) pretraining
 # on 1000 unlabeled structures of all four frames and scratch vs pretrained at 10 % / 30 % labels of fold 0.
 # Every fold / run appends one JSON line as it finishes.  Usage:
-#   /work/bin/heavy bash benchmarks/run_mgt_reduced.sh mp_dielectric [pretrain] > /tmp/mgt-red.log 2>&1
+#   nice -n 10 bash benchmarks/run_mgt_reduced.sh mp_dielectric [pretrain] > /tmp/mgt-red.log 2>&1
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
-PY=${PYTHON:-/work/main/.venv/bin/python}
+PY=${PYTHON:-python}
 FRAME=$1
 B="$PY benchmarks/bench_mgt.py"
 R="--n 500 --epochs 12 --tag n500_e12"

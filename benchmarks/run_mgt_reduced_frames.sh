@@ -2,10 +2,10 @@
 # Third run of the reduced MGT protocol of 2026-11-23: folds 1-4 of the frames whose fold 0 ran in
 # run_mgt_reduced_pretrain.sh (500 rows, shared folds, MGT and CGNN 12 epochs, interleaved fold by fold),
 # then GBT and the mean on the same rows and folds.  Usage:
-#   /work/bin/heavy bash benchmarks/run_mgt_reduced_frames.sh > /tmp/mgt-red3.log 2>&1
+#   nice -n 10 bash benchmarks/run_mgt_reduced_frames.sh > /tmp/mgt-red3.log 2>&1
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
-PY=${PYTHON:-/work/main/.venv/bin/python}
+PY=${PYTHON:-python}
 B="$PY benchmarks/bench_mgt.py"
 R="--n 500 --epochs 12 --tag n500_e12"
 for k in 1 2 3 4; do

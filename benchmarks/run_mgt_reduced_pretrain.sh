@@ -5,10 +5,10 @@
 #    100 % of the fold's training labels from scratch and from the pretrained backbone (12 epochs each; the 100 %
 #    scratch run is the CV's fold 0); 3. fold 0 of the other frames (MGT and CGNN; router weights per task);
 #    4. cost: parameters, epoch time, peak RSS on 128 MP structures.  Usage:
-#   /work/bin/heavy bash benchmarks/run_mgt_reduced_pretrain.sh mp_dielectric > /tmp/mgt-red2.log 2>&1
+#   nice -n 10 bash benchmarks/run_mgt_reduced_pretrain.sh mp_dielectric > /tmp/mgt-red2.log 2>&1
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1
-PY=${PYTHON:-/work/main/.venv/bin/python}
+PY=${PYTHON:-python}
 FRAME=$1
 B="$PY benchmarks/bench_mgt.py"
 R="--n 500 --epochs 12 --tag n500_e12"
