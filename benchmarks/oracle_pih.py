@@ -5,6 +5,9 @@ Run (resumable: cells already in the log are skipped, so a killed job loses at m
     python benchmarks/oracle_pih.py [--budget 1320] [--log benchmarks/results/oracle_pih.jsonl]
     python benchmarks/oracle_pih.py --summary   # -> benchmarks/results/oracle_pih.json
 
+Two processes share the cells with ``--shard 0/2`` and ``--shard 1/2`` (cell
+``i`` goes to shard ``i % 2``); both append to the same log under a lock.
+
 Cells: ``oracle_cells()`` -- a seeded sample of the MP formation-energy frame
 and of the Castelli perovskites, interleaved two MP cells to one perovskite,
 so that any prefix of the run covers both frames.  For each cell, the fast
@@ -24,6 +27,7 @@ per part whether fast == gudhi and the seconds of each path.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import time
@@ -104,7 +108,7 @@ def _commit():
         return "?"
 
 
-def run(log=LOG, budget=1320.0, start=0, stop=None, deadline=None):
+def run(log=LOG, budget=1320.0, start=0, stop=None, deadline=None, shard=(0, 1)):
     t0 = time.perf_counter()
     commit = _commit()
     done = _done(log)
@@ -115,7 +119,7 @@ def run(log=LOG, budget=1320.0, start=0, stop=None, deadline=None):
                                         ["Ca", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]),
               "fast", supercell_length=12.0)
     for i in range(start, stop):
-        if i in done:
+        if i in done or i % shard[1] != shard[0]:
             continue
         if time.perf_counter() - t0 > budget or (deadline is not None and time.time() > deadline):
             print(f"budget of {budget:.0f} s spent (or deadline reached); stopping before cell {i}", flush=True)
@@ -124,6 +128,7 @@ def run(log=LOG, budget=1320.0, start=0, stop=None, deadline=None):
         row = {"index": i, "frame": frame, "id": cid, "formula": s.composition.reduced_formula,
                **check_cell(s), "load": os.getloadavg()[0], "commit": commit}
         with open(log, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
             fh.write(json.dumps(row) + "\n")
         print(f"cell {i} {frame} {row['formula']} ({row['sites']} sites, {row['n_points']} pts): "
               f"itt={'ok' if row['itt'] else 'DIFFERENT'} periodic={'ok' if row['periodic'] else 'DIFFERENT'} "
@@ -164,9 +169,10 @@ if __name__ == "__main__":
     ap.add_argument("--stop", type=int, default=None)
     ap.add_argument("--log", type=Path, default=LOG)
     ap.add_argument("--deadline", type=float, default=None, help="also stop starting new cells after this Unix time")
+    ap.add_argument("--shard", default="0/1", help="K/N: only the cells i with i %% N == K")
     ap.add_argument("--summary", action="store_true")
     a = ap.parse_args()
     if a.summary:
         summary(a.log)
     else:
-        run(a.log, a.budget, a.start, a.stop, a.deadline)
+        run(a.log, a.budget, a.start, a.stop, a.deadline, tuple(int(x) for x in a.shard.split("/")))
