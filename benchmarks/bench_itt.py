@@ -289,7 +289,7 @@ def cmd_cv(args):
     tokens = load_tokens(args.frame, index=df.index)
     targets = args.targets.split(",") if args.targets else (
         list(COREMOF_TARGETS) if args.frame == "coremof" else [TARGET[args.frame]])
-    out = RESULTS / f"bench_itt_{args.frame}.jsonl"
+    out = RESULTS / f"bench_itt_{args.frame}{'_' + args.tag if args.tag else ''}.jsonl"
     RESULTS.mkdir(exist_ok=True)
     done = _done(out)
     folds = list(fixed_folds().split(np.zeros(len(df))))
@@ -330,7 +330,7 @@ def cmd_cv(args):
                 if name in ("itt", "itt_pre") and k == 0 and args.fraction == 1:
                     import pickle
 
-                    with open(CACHE / f"{args.frame}_{name}_fold0.pkl", "wb") as f:
+                    with open(CACHE / f"{args.frame}{'_' + args.tag if args.tag else ''}_{name}_fold0.pkl", "wb") as f:
                         pickle.dump(est, f)
                 for j, t in enumerate(group):
                     yt = Y[:, targets.index(t)]
@@ -473,6 +473,7 @@ def main(argv=None):
     p.add_argument("--fraction", type=float, default=1.0, help="share of each training fold used")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--tag", default="", help="results go to bench_itt_<frame>_<tag>.jsonl (another protocol)")
     p.set_defaults(func=cmd_cv)
     p = sub.add_parser("featurize-time", help="CPU time per MOF, exact vs periodic tokens")
     p.add_argument("--n", type=int, default=8)

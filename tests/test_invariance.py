@@ -39,15 +39,10 @@ KINDS = ("rotation", "translation", "permutation", "integer_shift", "supercell")
 RTOL = {"transformer": 1e-5, "model": 1e-4}
 ATOL = {"transformer": 1e-6, "model": 1e-4}
 
-# Claims known to fail on main, with the owner of the fix; the suite reports them as xfail.
-KNOWN = {
-    ("PersistentInteractionHomology", "rotation"): "issue #10 defect 9, first bullet (owned by the PIH work): the finite "
-    "supercell builder folds atoms on a cell face to the opposite face by rounding",
-    ("PersistentInteractionHomology", "integer_shift"): "issue #10 defect 9, first bullet (owned by the PIH work): "
-    "the same face-folding in the finite supercell builder",
-    ("ITTTokenizer", "permutation"): "ITTTokens has no invariant_view(): its atom_group / group_labels follow the "
-    "site order (the ITT author can add an invariant_view() that sorts the atom tokens)",
-}
+# Claims known to fail on main, with the owner of the fix; the suite reports them as xfail.  Empty: every declared
+# invariance holds (PIH declares only "permutation": its Betti counts on a grid are not claimed bit-stable under
+# rotation, whose rounding can move a radius across a grid point).
+KNOWN = {}
 
 
 def integer_shift(structure, seed=0):

@@ -73,6 +73,34 @@ class ITTTokens:
         """Number of atom tokens."""
         return len(self.group_fraction)
 
+    def invariant_view(self, decimals=4):
+        """The tokens up to site order: what they guarantee under rotation, translation and permutation.
+
+        The topological tokens as they are (they do not depend on site order),
+        the crystal graph's :meth:`CrystalGraphData.invariant_view`, the atom
+        tokens' shares, the element of each atom token (its label without the
+        site index) and the membership as sorted ``(atom token, Z)`` rows.
+
+        Parameters
+        ----------
+        decimals : int, default=4
+            Rounding used by the graph's view for the ordering of its rows.
+
+        Returns
+        -------
+        dict
+            ``structure``, ``clusters``, ``interactions``, ``graph``,
+            ``group_fraction``, ``group_elements``, ``membership``,
+            ``cluster_names`` and ``pair_names``.
+        """
+        Z = np.asarray(self.graph.atomic_numbers, dtype=np.int64)
+        rows = np.column_stack([np.asarray(self.atom_group, dtype=np.int64), Z])
+        rows = rows[np.lexsort(rows.T[::-1])] if len(rows) else rows
+        return {"structure": self.structure, "clusters": self.clusters, "interactions": self.interactions,
+                "graph": self.graph.invariant_view(decimals), "group_fraction": self.group_fraction,
+                "group_elements": tuple(label.split("[")[0] for label in self.group_labels),
+                "membership": rows, "cluster_names": self.cluster_names, "pair_names": self.pair_names}
+
     def __repr__(self):
         return (
             f"ITTTokens(structure={self.structure.shape}, clusters={self.clusters.shape}, "
