@@ -353,9 +353,15 @@ LABELS = {"mean": "mean of the training fold", "gbt_comp": "GBT on composition (
           "cgnn": "CGNN (CGCNN convolutions, same graphs)", "itt": "ITT, scratch", "itt_pre": "ITT, pretrained"}
 
 
-def _rows(frame):
-    path = RESULTS / f"bench_itt_{frame}.jsonl"
+def _rows(frame, tag=""):
+    path = RESULTS / f"bench_itt_{frame}{'_' + tag if tag else ''}.jsonl"
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _tags(frame):
+    """The protocols run on a frame: ``""`` (the main one) and the ``--tag`` of every other run."""
+    tags = [p.stem[len(f"bench_itt_{frame}_"):] for p in sorted(RESULTS.glob(f"bench_itt_{frame}_*.jsonl"))]
+    return [""] + tags
 
 
 def _cell(vals, fmt):
@@ -421,28 +427,31 @@ def cmd_table(args):
     lines = ["# ITT benchmark (benchmarks/bench_itt.py)", ""]
     for frame, targets in (("coremof", COREMOF_TARGETS), ("perovskites", ("heat_ref",)),
                            ("mp", ("formation_energy_per_atom",))):
-        rows = _rows(frame)
-        if not rows:
-            continue
-        for frac in sorted({r["fraction"] for r in rows}, reverse=True):
-            sub = [r for r in rows if r["fraction"] == frac]
-            models = [m for m in LABELS if m == "mean" or any(r["model"] == m for r in sub)]
-            lines += [f"## {frame}, {int(round(frac * 100))} % of each training fold", "",
-                      "| model | " + " | ".join(targets) + " | fit time / fold (s, wall) |",
-                      "|---|" + "---|" * (len(targets) + 1)]
-            for m in models:
-                cells = []
-                for t in targets:
-                    if m == "mean":
-                        by_fold = {r["fold"]: r["mae_mean_baseline"] for r in sub if r["target"] == t}
-                        vals = list(by_fold.values())
-                    else:
-                        vals = [r["mae"] for r in sub if r["model"] == m and r["target"] == t]
-                    cells.append(_cell(vals, fmts.get(t, ".4f")))
-                fit = [r["fit_s"] for r in sub if r["model"] == m]
-                fit_cell = f"{np.mean(fit):.0f}" if fit else "–"
-                lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {fit_cell} |")
-            lines.append("")
+        for tag in _tags(frame):
+            rows = _rows(frame, tag)
+            if not rows:
+                continue
+            epochs = sorted({r["epochs"] for r in rows if "epochs" in r})
+            label = f"{frame} ({'protocol ' + repr(tag) + ', ' if tag else ''}networks {'/'.join(map(str, epochs))} epochs)"
+            for frac in sorted({r["fraction"] for r in rows}, reverse=True):
+                sub = [r for r in rows if r["fraction"] == frac]
+                models = [m for m in LABELS if m == "mean" or any(r["model"] == m for r in sub)]
+                lines += [f"## {label}, {int(round(frac * 100))} % of each training fold", "",
+                          "| model | " + " | ".join(targets) + " | fit time / fold (s, wall) |",
+                          "|---|" + "---|" * (len(targets) + 1)]
+                for m in models:
+                    cells = []
+                    for t in targets:
+                        if m == "mean":
+                            by_fold = {r["fold"]: r["mae_mean_baseline"] for r in sub if r["target"] == t}
+                            vals = list(by_fold.values())
+                        else:
+                            vals = [r["mae"] for r in sub if r["model"] == m and r["target"] == t]
+                        cells.append(_cell(vals, fmts.get(t, ".4f")))
+                    fit = [r["fit_s"] for r in sub if r["model"] == m]
+                    fit_cell = f"{np.mean(fit):.0f}" if fit else "–"
+                    lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {fit_cell} |")
+                lines.append("")
     (RESULTS / "bench_itt.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
