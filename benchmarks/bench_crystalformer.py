@@ -487,32 +487,43 @@ def fold(args):
 
 
 def table(args):
-    """One markdown table of every ``fold`` result file (and the perovskite probe) next to each other."""
-    rows = ["| frame (rows, fold 0 train/test) | networks' epochs | mean | GBT | CGNN | Crystalformer |",
-            "|---|---|---|---|---|---|"]
+    """Markdown table of every ``fold`` result file: per frame, every fold run, mean ± std over the folds."""
+    runs = {}  # (frame, rows, epochs) -> {fold: frame record}
     for path in sorted(RESULTS.glob("bench_crystalformer_fold_*.json")):
         rec = json.loads(path.read_text())
         for frame, fr in rec["frames"].items():
-            ms = fr["models"]
-            if set(ms) == {"GBT"}:
+            if set(fr["models"]) == {"GBT"}:
                 continue
-            ep = {m["epochs"] for m in ms.values() if "epochs" in m}
+            runs.setdefault((frame, fr["n"], rec["config"]["epochs"]), {})[int(rec["config"].get("fold", 0))] = fr
+    models = ("GBT", "CGNN", "Crystalformer")
+    rows = ["| frame (rows) | networks' epochs | folds | mean | " + " | ".join(models)
+            + " | Crystalformer ≤ CGNN |", "|---|---|---|---|---|---|---|---|"]
+    for (frame, n, epochs), folds in sorted(runs.items()):
+        ks = sorted(folds)
 
-            def cell(name):
-                if name not in ms:
-                    return "–"
-                m = ms[name]
-                cut = f" (stopped at epoch {m['epochs']})" if m.get("epochs", 0) < m.get("max_epochs", 0) else ""
-                return f"{m['mae']:.4g}{cut}"
+        def cell(vals, cut=0):
+            if not vals:
+                return "–"
+            v = np.asarray(vals)
+            text = f"{v.mean():.4g}" if len(v) == 1 else f"{v.mean():.4g} ± {v.std():.2g}"
+            return text + (f" ({cut} run(s) stopped early)" if cut else "")
 
-            rows.append(f"| {frame} ({fr['n']}, {fr['n_train']}/{fr['n_test']}) | "
-                        f"{rec['config']['epochs'] if ep else '–'} | {fr['mean_baseline_mae']:.4g} | "
-                        f"{cell('GBT')} | {cell('CGNN')} | {cell('Crystalformer')} |")
-    text = ("# Crystalformer vs CGNN vs GBT, fold 0 of the shared folds (reduced protocol)\n\n"
-            "`bench_crystalformer.py fold`: fold 0 of `fixed_folds(5)` on `load_frame(frame, n_samples)`; "
+        cells = []
+        for name in models:
+            ms = [folds[k]["models"][name] for k in ks if name in folds[k]["models"]]
+            cut = sum(m.get("epochs", 0) < m.get("max_epochs", 0) for m in ms)
+            cells.append(cell([m["mae"] for m in ms], cut))
+        both = [k for k in ks if {"CGNN", "Crystalformer"} <= set(folds[k]["models"])]
+        wins = sum(folds[k]["models"]["Crystalformer"]["mae"] <= folds[k]["models"]["CGNN"]["mae"] for k in both)
+        rows.append(f"| {frame} ({n}) | {epochs} | {','.join(map(str, ks))} | "
+                    f"{cell([folds[k]['mean_baseline_mae'] for k in ks])} | " + " | ".join(cells)
+                    + f" | {wins} of {len(both)} folds |")
+    text = ("# Crystalformer vs CGNN vs GBT on the shared folds (reduced protocol)\n\n"
+            "`bench_crystalformer.py fold --fold k`: fold k of `fixed_folds(5)` on `load_frame(frame, n_samples)`; "
             "GBT at its defaults, CGNN edge-gated width 128 (cosine schedule over the epochs), Crystalformer "
             "at the reference architecture and recipe (inverse-sqrt schedule, SWA over the last 10 %), "
-            "both networks for the same number of epochs; held-out MAE.\n\n" + "\n".join(rows) + "\n")
+            "both networks for the same number of epochs; held-out MAE, mean ± std over the folds run.\n\n"
+            + "\n".join(rows) + "\n")
     out = RESULTS / "bench_crystalformer_fold.md"
     out.write_text(text)
     print(text)

@@ -483,7 +483,38 @@ def run_table(args):
         lines.append("")
     out = RESULTS / "bench_mgt.md"
     out.write_text("\n".join(lines) + "\n")
+    (RESULTS / "bench_mgt.rst").write_text(_md_to_rst(lines))  # included by docs/mgt.rst
     print("\n".join(lines))
+
+
+def _md_to_rst(lines):
+    """The markdown of :func:`run_table` as reStructuredText: ``##`` headings, list-tables, paragraphs."""
+    out, table = [], []
+
+    def flush():
+        if not table:
+            return
+        rows = [[c.strip() for c in row.strip().strip("|").split("|")] for row in table
+                if not set(row.replace("|", "").strip()) <= set("-: ")]
+        out.extend(["", ".. list-table::", "   :header-rows: 1", ""])
+        for row in rows:
+            out.append(f"   * - {row[0]}")
+            out.extend(f"     - {c}" for c in row[1:])
+        out.append("")
+        table.clear()
+
+    for line in lines:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("## "):
+            title = line[3:]
+            out.extend([title, "~" * len(title)])
+        else:
+            out.append(line)
+    flush()
+    return "\n".join(out) + "\n"
 
 
 def _tag(args):
