@@ -102,13 +102,45 @@ def test_supercell_repeats():
     assert supercell_repeats((3, 3, 3), None) == (1, 1, 1)
 
 
-def test_supercell_matches_pymatgen_bitwise(perovskite, organic):
+def _plain_float_supercell(s, length):
+    """pymatgen's make_supercell arithmetic in plain Python floats (each product and sum rounded once, no FMA)."""
+    M = s.lattice.matrix.tolist()
+    reps = supercell_repeats(s.lattice.abc, length)
+    new = [[M[i][j] * reps[i] for j in range(3)] for i in range(3)]
+    inv = np.linalg.inv(np.asarray(new)).tolist()
+    inv_r = np.diag(np.linalg.inv(np.diag(np.asarray(reps, dtype=float)))).tolist()
+
+    def dot(x, m):
+        return [(x[0] * m[0][j] + x[1] * m[1][j]) + x[2] * m[2][j] for j in range(3)]
+
+    out = []
+    for site in s:
+        f0 = [x - np.floor(x + 1e-8) for x in site.frac_coords.tolist()]
+        c0 = dot(f0, M)
+        for ia in range(reps[0]):
+            for ib in range(reps[1]):
+                for ic in range(reps[2]):
+                    g = (ia, ib, ic)
+                    shift = dot([g[k] * inv_r[k] for k in range(3)], new)
+                    c = [c0[k] + shift[k] for k in range(3)]
+                    f = [(x % 1) % 1 for x in dot(c, inv)]
+                    t = [(f0[k] + g[k]) / reps[k] for k in range(3)]
+                    f = [f[k] - round(f[k] - t[k]) for k in range(3)]
+                    out.append(dot(f, new))
+    return np.asarray(out)
+
+
+def test_supercell_matches_pymatgen(perovskite, organic):
+    # pymatgen's coordinates go through numpy's matrix product, whose rounding depends on the BLAS kernel
+    # (FMA or not); ours are plain IEEE products and sums, the same on every machine: equal to the
+    # plain-float evaluation of pymatgen's arithmetic bit for bit, and to pymatgen's own output to an ulp.
     for s in (perovskite, organic, load_mof(MOFS[1])):
         sc = s.copy()
         sc.make_supercell(list(supercell_repeats(s.lattice.abc, 20.0)))
         X, Z = supercell_coords(*structure_arrays(s), length=20.0)
-        np.testing.assert_array_equal(X, sc.cart_coords)
         assert Z.tolist() == [sp.Z for sp in sc.species]
+        np.testing.assert_allclose(X, sc.cart_coords, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(X, _plain_float_supercell(s, 20.0))
 
 
 # ------------------------------------------------------------- vectorise
@@ -616,3 +648,54 @@ def test_exact_attached_tests_equal_rational_arithmetic():
         assert _tri_in_tet_exact(P, 0, 1, 2, 3) == t
         seen.add((e, t))
     assert len(seen) == 4
+
+
+def _fraction_signs(P, idx):
+    from fractions import Fraction as Fr
+
+    def cross(a, b):
+        return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
+    def sgn(x):
+        return (x > 0) - (x < 0)
+
+    es, ts = [], []
+    for a, b, c, d in idx:
+        F = [[Fr(float(x)) for x in P[j]] for j in (a, b, c, d)]
+        es.append(sgn(dot([F[0][i] - F[2][i] for i in range(3)], [F[1][i] - F[2][i] for i in range(3)])))
+        u, w, p = ([F[j][i] - F[0][i] for i in range(3)] for j in (1, 2, 3))
+        n = cross(u, w)
+        q = [dot(u, u) * x + dot(w, w) * y for x, y in zip(cross(w, n), cross(n, u))]
+        ts.append(sgn(dot(p, p) * dot(n, n) - dot(p, q)))
+    return np.array(es), np.array(ts)
+
+
+def test_compiled_exact_signs_equal_rational_arithmetic():
+    # the expansion-arithmetic signs (the fast path's exact tests) against Fraction arithmetic, including the
+    # exact zeros of lattices (right angles, cospherical points), skewed and rotated lattices, and tiny offsets
+    from skcrystal.topology._exact import edge_in_tri_signs, tri_in_tet_signs
+
+    rng = np.random.default_rng(1)
+    g = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3).astype(float)
+    rot = np.array([[0.6, 0.8, 0.0], [-0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+    hexa = np.array([[1.0, 0.0, 0.0], [0.5, np.sqrt(3) / 2, 0.0], [0.0, 0.0, 1.6]])
+    clouds = [rng.uniform(-20, 20, (60, 3)), g * 3.9, (g * 3.9) @ rot, (g @ hexa) * 2.95, g * 4.0 + 1e-17,
+              np.vstack([g * 3.9, g * 3.9 + 1.95]), rng.uniform(0, 1e-3, (30, 3)) + 5.0]
+    zeros = 0
+    for P in clouds:
+        idx = rng.integers(0, len(P), (250, 4))
+        idx = idx[(idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])]
+        se = edge_in_tri_signs(P, idx[:, 0], idx[:, 1], idx[:, 2])
+        st = tri_in_tet_signs(P, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3])
+        fe, ft = _fraction_signs(P, idx)
+        np.testing.assert_array_equal(se, fe)
+        np.testing.assert_array_equal(st, ft)
+        zeros += int((fe == 0).sum() + (ft == 0).sum())
+    assert zeros > 100  # the degenerate cases were exercised
+    # differences outside the safe range are left undecided (2): _settle then uses Python integers
+    P = np.array([[0.0, 0.0, 0.0], [1e-130, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert edge_in_tri_signs(P, np.array([1]), np.array([2]), np.array([0]))[0] == 2
+    assert tri_in_tet_signs(P, np.array([0]), np.array([1]), np.array([2]), np.array([3]))[0] == 2

@@ -27,8 +27,10 @@ How the codes are obtained without gudhi's (slow) filtration values:
    error bound, widened by gudhi's own guaranteed precision (CGAL's
    ``to_double`` of its interval: relative 1e-5).  A value whose interval
    does not straddle a grid condition has a certain code.  The "attached"
-   tests are exact: float with an error bound, and exact rational arithmetic
-   when too close to call (gudhi's predicate is exact too).
+   tests are exact: float with an error bound, and when too close to call,
+   compiled floating-point expansion arithmetic (:mod:`._exact`; Python
+   integers for the rare input outside its range) -- gudhi's predicate is
+   exact too.
 4. **Fallback**: a radius whose interval straddles a grid condition is asked
    from gudhi itself, on the few points that fix it (the simplex and the
    opposite vertices of its cofaces, order kept, so gudhi runs the same
@@ -53,8 +55,9 @@ from .vectorize import make_grid
 __all__ = ["alpha_betti", "alpha_pair_codes", "code_thresholds", "codes_to_betti"]
 
 _U = 2.0**-53
-#: Counters of the certification (clouds done fast / sent to gudhi, radii asked from gudhi, exact tests).
-STATS = {"clouds": 0, "fallback": 0, "resolved": 0, "exact_tests": 0,
+#: Counters of the certification (clouds done fast / sent to gudhi, radii asked from gudhi, exact tests, the
+#: exact tests left to Python integers).
+STATS = {"clouds": 0, "fallback": 0, "resolved": 0, "exact_tests": 0, "exact_python": 0,
          "t_delaunay": 0.0, "t_values": 0.0, "t_persistence": 0.0}
 #: Relative precision guaranteed for gudhi's ``precision="safe"`` values: CGAL's ``to_double`` returns the
 #: midpoint of an interval around the exact value whose relative width is below 1e-5 (gudhi's default,
@@ -230,13 +233,32 @@ def _tri_in_tet_exact(P, x, y, z, v):
 
 
 def _settle(P, g, s, err, simplices, exact_test, k_arity):
-    """Gabriel flags from float tests; the ones too close to call are decided in exact arithmetic."""
-    amb = np.nonzero(np.abs(s) <= err)
-    STATS["exact_tests"] += len(amb[0])
-    for t, k in zip(*amb):
-        v = simplices[t]
-        face = [int(v[j]) for j in range(k_arity) if j != k]
-        g[t, k] = exact_test(P, *face, int(v[k]))
+    """Gabriel flags from float tests; the ones too close to call are decided in exact arithmetic.
+
+    Exact signs come from the compiled expansion arithmetic of :mod:`._exact`;
+    the rare test it leaves undecided (coordinate differences outside its
+    safe range) runs in Python integers (``exact_test``).
+    """
+    from ._exact import edge_in_tri_signs, tri_in_tet_signs
+
+    rows, ks = np.nonzero(np.abs(s) <= err)
+    STATS["exact_tests"] += len(rows)
+    if len(rows) == 0:
+        return g
+    S = simplices[rows]
+    v = S[np.arange(len(rows)), ks]
+    # the face without vertex k, vertices in order
+    keep = np.arange(k_arity)[None, :] != ks[:, None]
+    face = S[keep].reshape(len(rows), k_arity - 1)
+    Pc = np.ascontiguousarray(P, dtype=np.float64)
+    if k_arity == 3:
+        sign = edge_in_tri_signs(Pc, face[:, 0], face[:, 1], v)
+    else:
+        sign = tri_in_tet_signs(Pc, face[:, 0], face[:, 1], face[:, 2], v)
+    for i in np.flatnonzero(sign == 2):
+        STATS["exact_python"] += 1
+        sign[i] = 1 if exact_test(P, *(int(x) for x in face[i]), int(v[i])) else -1
+    g[rows, ks] = sign >= 0
     return g
 
 

@@ -60,10 +60,14 @@ def canonical_frac(frac, tol=FACE_TOL):
 def supercell_coords(lattice, frac, Z, length=64.0):
     """Cartesian coordinates and atomic numbers of ITT's supercell.
 
-    Reproduces, bit for bit and about 100x faster, the coordinates of
+    Reproduces, about 100x faster, the coordinates of
     ``structure.make_supercell(supercell_repeats(abc, length))`` followed by
     ``structure.cart_coords`` in pymatgen (sites in the same order, folded
-    into the supercell) -- except for sites on a cell face.  pymatgen decides
+    into the supercell), with every matrix product evaluated as plain IEEE
+    products and sums: bit for bit pymatgen's output where numpy's matrix
+    product rounds that way, within an ulp where the BLAS kernel uses fused
+    multiply-adds (pymatgen's own output then depends on the machine; this
+    one does not) -- except for sites on a cell face.  pymatgen decides
     on which face such a site lands by the rounding of a Cartesian round
     trip, so a rotated copy of the same crystal, or one with an integer added
     to a fractional coordinate, can give another finite supercell (and other
@@ -98,12 +102,12 @@ def supercell_coords(lattice, frac, Z, length=64.0):
     reps = supercell_repeats(abc, length)
     if reps == (1, 1, 1):
         return cart0, Z
-    scale = np.diag(reps).astype(int)
-    new = np.dot(scale, lattice)
+    scale = np.diag(reps).astype(np.float64)
+    new = _rowdot(scale, lattice)
     # lattice points of the supercell in pymatgen's order (x slowest)
-    grid = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3)
-    flat = np.dot(grid, np.linalg.inv(scale))
-    shifts = np.dot(flat, new)
+    grid = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3).astype(np.float64)
+    flat = _rowdot(grid, np.linalg.inv(scale))
+    shifts = _rowdot(flat, new)
     cart = (cart0[:, None, :] + shifts[None, :, :]).reshape(-1, 3)
     f = np.mod(np.mod(_rowdot(cart, np.linalg.inv(new)), 1), 1)
     # where each image belongs, from the fractional coordinates alone
