@@ -699,3 +699,43 @@ def test_compiled_exact_signs_equal_rational_arithmetic():
     P = np.array([[0.0, 0.0, 0.0], [1e-130, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     assert edge_in_tri_signs(P, np.array([1]), np.array([2]), np.array([0]))[0] == 2
     assert tri_in_tet_signs(P, np.array([0]), np.array([1]), np.array([2]), np.array([3]))[0] == 2
+
+
+def test_reordered_triangulation_equals_triangulating_the_reordered_cloud():
+    # CGAL's Delaunay triangulation does not depend on the input order, also for cospherical points: the
+    # pair cloud of a 2-cluster cell (A then B) reuses the supercell's triangulation, relabelled
+    from skcrystal.topology.fast import delaunay, reorder_triangulation
+
+    rng = np.random.default_rng(3)
+    for name in ("rock salt", "CsCl", "perovskite a=4"):
+        s = _degenerate_cells()[name]
+        X, Z = supercell_coords(*structure_arrays(s), length=12.0)
+        tri = delaunay(X)
+        for perm in (np.argsort(Z, kind="stable"), rng.permutation(len(X))):
+            got = reorder_triangulation(tri, perm)
+            want = delaunay(X[perm])
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+        # a wrong relabelling is noticed
+        bad = reorder_triangulation(tri, np.roll(np.arange(len(X)), 1))
+        assert not all(np.array_equal(g, w) for g, w in zip(bad, delaunay(X)))
+
+
+def test_clouds_made_of_every_point_share_one_triangulation(monkeypatch):
+    # one-cluster cells reuse the structure's Betti counts for the cluster, two-cluster cells the structure's
+    # triangulation for the pair; the features stay equal to gudhi's path (test_fast_path_equals_gudhi_on_...)
+    from skcrystal.topology import fast
+
+    calls = []
+    orig = fast._delaunay
+    monkeypatch.setattr(fast, "_delaunay", lambda P: calls.append(len(P)) or orig(P))
+    for name, n_whole, n_all in (("diamond", 1, 1), ("rock salt", 1, 3), ("perovskite a=4", 1, 7)):
+        calls.clear()
+        s = _degenerate_cells()[name]
+        fast_, ref = _both([s], supercell_length=12.0)
+        np.testing.assert_array_equal(fast_, ref)
+        n = len(supercell_coords(*structure_arrays(s), length=12.0)[0])
+        # diamond: the structure only (its one cluster is the structure); rock salt: the structure and two
+        # clusters (the pair, Na then Cl, reuses the structure's triangulation); perovskite: 1 + 3 clusters +
+        # 3 pairs, none of them the whole supercell
+        assert (calls.count(n), len(calls)) == (n_whole, n_all), (name, calls)

@@ -18,7 +18,7 @@ import numpy as np
 from .._citations import CHEN2025_ITT, MARIA2014_GUDHI
 from ..base import StructureFeaturizer
 from ..topology.clusters import cluster_labels, resolve_clusters
-from ..topology.fast import alpha_betti, alpha_pair_codes, code_bars_to_betti
+from ..topology.fast import alpha_betti, alpha_pair_codes, code_bars_to_betti, delaunay, reorder_triangulation
 from ..topology.periodic import periodic_images
 from ..topology.persistence import alpha_persistence, rips_persistence
 from ..topology.pih import alpha_interaction_complex, interaction_barcodes, rips_interaction_complex
@@ -274,12 +274,16 @@ class PersistentInteractionHomology(StructureFeaturizer):
         if need_sc:
             X, Zs = supercell_coords(lattice, frac, Z, self.supercell_length)
             lab = cluster_labels(Zs, table)
+        tri_X = None  # the supercell's triangulation, shared by the clouds made of all its points (fast path)
         if counts:
             grid = make_grid(*self.structure_grid)
             cap = float(self.structure_cutoff)
+            if need_sc and not self.periodic and "interactions" in parts and len(np.unique(lab[lab >= 0])) == 2 \
+                    and (lab >= 0).all():
+                tri_X = delaunay(X)  # the one pair cloud holds every point: triangulate once
 
-            def ph(p):
-                vec = alpha_betti(p, grid, self.max_dim, cap, inf_value=cap)
+            def ph(p, tri=None):
+                vec = alpha_betti(p, grid, self.max_dim, cap, inf_value=cap, tri=tri)
                 if vec is None:  # not certified: gudhi's path
                     vec = [betti_counts(b, grid, cap) for b in alpha_persistence(p, self.max_dim, cap)]
                 return [_Counts(v) for v in vec]
@@ -295,26 +299,31 @@ class PersistentInteractionHomology(StructureFeaturizer):
                 return rips_persistence(p, self.max_dim, self.structure_cutoff)
 
         if "structure" in parts:
-            out["structure"] = ph(X)
+            out["structure"] = ph(X, tri_X) if counts else ph(X)
         if "clusters" in parts:
             for c, name in enumerate(names):
-                out[name] = ph(X[lab == c])
+                mask = lab == c
+                if counts and "structure" in parts and mask.all():
+                    # the cluster is the whole supercell, points in the same order: the same computation
+                    out[name] = [_Counts(v.v.copy()) for v in out["structure"]]
+                else:
+                    out[name] = ph(X[mask])
         if "interactions" in parts:
             out.update(self._interaction_diagrams(lattice, frac, Z, names, table, X if need_sc else None,
-                                                  lab if need_sc else None, counts=counts))
+                                                  lab if need_sc else None, counts=counts, tri_X=tri_X))
         return out
 
-    def _pair_complexes(self, pa, pb, cap, counts=False):
+    def _pair_complexes(self, pa, pb, cap, counts=False, tri=None):
         """Both interaction complexes of a pair, and whether their values are grid codes (fast path)."""
         if counts:
-            cx = alpha_pair_codes(pa, pb, make_grid(*self.interaction_grid), cap)
+            cx = alpha_pair_codes(pa, pb, make_grid(*self.interaction_grid), cap, tri=tri)
             if cx is not None:
                 return cx[0], cx[1], True
         if self.filtration == "alpha":
             return (*alpha_interaction_complex(pa, pb, cap, precision=self.precision), False)
         return (*rips_interaction_complex(pa, pb, cap), False)
 
-    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab, counts=False):
+    def _interaction_diagrams(self, lattice, frac, Z, names, table, X, lab, counts=False, tri_X=None):
         k = len(names)
         out = {}
         empty = [np.empty((0, 2)), np.empty((0, 2))]
@@ -343,11 +352,15 @@ class PersistentInteractionHomology(StructureFeaturizer):
                         ab = _restrict(ab, na_home)
                         ba = _restrict(ba, nb_home)
                 else:
-                    A, B = X[lab == i], X[lab == j]
-                    if len(A) == 0 or len(B) == 0:
+                    ia, ib = np.flatnonzero(lab == i), np.flatnonzero(lab == j)
+                    if len(ia) == 0 or len(ib) == 0:
                         ab = ba = None
                     else:
-                        ab, ba, coded = self._pair_complexes(A, B, float(self.interaction_cutoff), counts)
+                        tri = None
+                        if tri_X is not None and len(ia) + len(ib) == len(X):
+                            # A then B is a reordering of the whole supercell: its triangulation, relabelled
+                            tri = reorder_triangulation(tri_X, np.concatenate([ia, ib]))
+                        ab, ba, coded = self._pair_complexes(X[ia], X[ib], float(self.interaction_cutoff), counts, tri)
                 for key, cx in ((f"{names[i]}->{names[j]}", ab), (f"{names[j]}->{names[i]}", ba)):
                     if cx is None or cx["n_a"] == 0:
                         out[key] = list(empty)
