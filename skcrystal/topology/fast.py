@@ -184,7 +184,7 @@ def _delaunay(points):
 
 
 def delaunay(points):
-    """gudhi's Delaunay triangulation of a point cloud, in the form the fast path uses.
+    """Compute gudhi's Delaunay triangulation of a point cloud, in the fast path's form.
 
     Computing it once lets several filtrations on the same points share it
     (``tri=`` of :func:`alpha_betti` and :func:`alpha_pair_codes`).
@@ -207,7 +207,7 @@ def delaunay(points):
 
 
 def reorder_triangulation(tri, perm):
-    """The triangulation of ``points[perm]``, given the triangulation ``tri`` of ``points``.
+    """Relabel the triangulation ``tri`` of ``points`` into that of ``points[perm]``.
 
     CGAL's Delaunay triangulation does not depend on the order of the input
     points, also for degenerate (cospherical) ones: ties are broken by a
