@@ -157,7 +157,8 @@ def summary(log=LOG):
             "fast_s_max": float(max(fast)) if fast else None,
         }
     out["load_avg_range"] = [min(r["load"] for r in rows), max(r["load"] for r in rows)] if rows else None
-    (log.parent / "oracle_pih.json").write_text(json.dumps(out, indent=1))
+    out["commits"] = sorted({r.get("commit") or "?" for r in rows})
+    log.with_suffix(".json").write_text(json.dumps(out, indent=1))
     print(json.dumps({k: v for k, v in out.items() if k != "protocol"}, indent=1))
     return out
 
@@ -170,7 +171,7 @@ if __name__ == "__main__":
     ap.add_argument("--log", type=Path, default=LOG)
     ap.add_argument("--deadline", type=float, default=None, help="also stop starting new cells after this Unix time")
     ap.add_argument("--shard", default="0/1", help="K/N: only the cells i with i %% N == K")
-    ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--summary", action="store_true", help="write the summary of --log next to it (<log>.json)")
     a = ap.parse_args()
     if a.summary:
         summary(a.log)
