@@ -186,3 +186,17 @@ def _crystalformer():
 
 
 _crystalformer()
+
+
+# Data records: the per-structure objects that object-output featurizers return (dataclasses of numpy
+# arrays, not estimators).  ``name -> producer``: the registered featurizer whose ``transform`` returns one
+# per row.  Every public record (a dataclass in ``skcrystal.featurizers`` / ``skcrystal.models``
+# ``__all__``) must be listed here; ``tests/test_common.py`` then checks it is what its producer returns,
+# one per row, picklable with equal fields, without non-finite values, and that its invariant_view()
+# (what the invariance suite compares) tells different crystals apart.
+RECORDS = {
+    "CrystalformerInput": "CrystalformerFeaturizer",
+    "CrystalGraphData": "CrystalGraph",
+    "DualViewGraphData": "DualViewGraph",
+    "ITTTokens": "ITTTokenizer",
+}

@@ -6,9 +6,12 @@ checks, on a frame of real structures: sklearn's API checks, clone/get_params
 round-trip, pickle round-trip with identical output, NotFittedError before fit,
 ``set_output(transform="pandas")`` keeping the index, GridSearchCV over one
 parameter on a DataFrame of structures, ``n_jobs=1`` equals ``n_jobs=2``, and same
-``random_state`` ⇒ same predictions.
+``random_state`` ⇒ same predictions.  Public data records (the dataclasses that
+object-output featurizers return, e.g. ``CrystalformerInput``) are registered in
+``RECORDS`` with their producer and checked to be what it returns, one per row.
 """
 
+import dataclasses
 import inspect
 import pickle
 import warnings
@@ -32,7 +35,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 import skcrystal
-from _registry import ESTIMATORS
+from _registry import ESTIMATORS, RECORDS
 
 
 def _public_estimators():
@@ -57,6 +60,65 @@ SKORCH = {n for n in NAMES if hasattr(_entry(n)[0](), "module")}
 def test_every_public_estimator_is_registered():
     missing = sorted(set(_public_estimators()) - set(ESTIMATORS))
     assert not missing, f"register these in tests/_registry.py so the contract suite covers them: {missing}"
+
+
+def _public_records():
+    return {name for mod in (skcrystal.featurizers, skcrystal.models) for name in mod.__all__
+            if inspect.isclass(getattr(mod, name)) and dataclasses.is_dataclass(getattr(mod, name))}
+
+
+def test_every_public_record_is_registered():
+    missing = sorted(_public_records() - set(RECORDS))
+    assert not missing, f"register these data records in tests/_registry.py RECORDS (with their producer): {missing}"
+    assert set(RECORDS.values()) <= set(ESTIMATORS), "a record's producer must be a registered featurizer"
+
+
+def _same(a, b):
+    """Field-by-field equality of records, views and arrays (dtype included)."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and \
+            bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    return bool(a == b)
+
+
+def _float_arrays(obj, where):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _float_arrays(getattr(obj, f.name), f"{where}.{f.name}")
+    elif isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        yield where, obj
+
+
+@pytest.mark.parametrize("record", sorted(RECORDS))
+def test_record_is_what_its_producer_returns(record, data):
+    factory, _, _ = _entry(RECORDS[record])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = factory().fit(data).transform(data)
+    assert len(out) == len(data), f"{RECORDS[record]} dropped rows"
+    items = list(np.asarray(out, dtype=object).ravel())
+    assert {type(x).__name__ for x in items} == {record}
+    cls = type(items[0])
+    if record in _public_records():
+        assert getattr(skcrystal.featurizers, record, None) is cls or getattr(skcrystal.models, record, None) is cls
+    for i, x in enumerate(items):
+        assert _same(pickle.loads(pickle.dumps(x)), x), f"row {i}: {record} changes through pickle"
+        for where, arr in _float_arrays(x, record):
+            assert np.isfinite(arr).all(), f"row {i}: {where} holds non-finite values"
+    assert record in repr(items[0]) or cls.__name__ in repr(items[0])
+    if hasattr(cls, "invariant_view"):
+        # the invariance suite compares records through this view: it must not be blind
+        # (row 0 is a perovskite, the last row an MP cell)
+        assert _same(items[0].invariant_view(), items[0].invariant_view())
+        assert not _same(items[0].invariant_view(), items[-1].invariant_view()), \
+            f"{record}.invariant_view() cannot tell a perovskite from an MP cell"
 
 
 @pytest.fixture(scope="module")
