@@ -3,7 +3,7 @@
 Run (resumable: cells already in the log are skipped, so a killed job loses at most one cell)::
 
     python benchmarks/oracle_pih.py [--budget 1320] [--log benchmarks/results/oracle_pih.jsonl]
-    python benchmarks/oracle_pih.py --summary   # -> benchmarks/results/oracle_pih.json
+    python benchmarks/oracle_pih.py --summary [--log L]   # -> L with suffix .json (default results/oracle_pih.json)
 
 Two processes share the cells with ``--shard 0/2`` and ``--shard 1/2`` (cell
 ``i`` goes to shard ``i % 2``); both append to the same log under a lock.
